@@ -1,0 +1,46 @@
+# The two front-door commands (see README.md): `make demo` runs the main job,
+# `make test` runs lint and the test suite. Each sets itself up first: creates
+# .venv if absent, installs the pinned requirements, builds segtools._ext.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-stamp
+EXT_STAMP := $(VENV)/.ext-stamp
+CSRC := $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(EXT_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(DEPS_STAMP): requirements.txt requirements/*.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(EXT_STAMP): $(DEPS_STAMP) setup.py $(CSRC)
+	$(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	touch $@
+
+demo: setup
+	$(PY) tools/demo.py
+
+lint: $(DEPS_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: setup lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+format: $(DEPS_STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: setup
+	$(PY) tools/analysis_tools/benchmark_ops.py
+
+clean:
+	rm -rf build segtools/_ext*.so $(EXT_STAMP)

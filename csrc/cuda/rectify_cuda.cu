@@ -1,0 +1,57 @@
+// CUDA kernel of conv_rectify (see csrc/rectify.h for the formula).
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "rectify_cuda.h"
+
+namespace segtools {
+namespace {
+
+__device__ __forceinline__ int64_t valid_taps(int64_t start, int64_t kernel, int64_t dilation, int64_t size) {
+  int64_t count = 0;
+  for (int64_t i = 0; i < kernel; ++i) {
+    const int64_t pos = start + i * dilation;
+    count += (pos >= 0 && pos < size);
+  }
+  return count;
+}
+
+template <typename scalar_t>
+__global__ void rectify_kernel(const scalar_t* __restrict__ src, scalar_t* __restrict__ dst, int64_t total_elems,
+                               int64_t out_h, int64_t out_w, RectifyGeometry g) {
+  const double taps = static_cast<double>(g.kernel_h * g.kernel_w);
+  for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total_elems;
+       idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t ow = idx % out_w;
+    const int64_t oh = (idx / out_w) % out_h;
+    const int64_t valid = valid_taps(oh * g.stride_h - g.pad_h, g.kernel_h, g.dilation_h, g.in_h) *
+                          valid_taps(ow * g.stride_w - g.pad_w, g.kernel_w, g.dilation_w, g.in_w);
+    const double factor = valid == 0 ? 1.0 : (g.average ? 1.0 : taps) / static_cast<double>(valid);
+    dst[idx] = static_cast<scalar_t>(src[idx] * factor);
+  }
+}
+
+}  // namespace
+
+template <typename scalar_t>
+void conv_rectify_cuda(const scalar_t* output, scalar_t* result, int64_t planes, int64_t out_h, int64_t out_w,
+                       const RectifyGeometry& g, int device_index) {
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_index));
+  const int64_t total = planes * out_h * out_w;
+  constexpr int kThreads = 256;
+  const int64_t blocks = std::min<int64_t>((total + kThreads - 1) / kThreads, 65535);
+  rectify_kernel<scalar_t><<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+      output, result, total, out_h, out_w, g);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+template void conv_rectify_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, const RectifyGeometry&, int);
+template void conv_rectify_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, const RectifyGeometry&,
+                                        int);
+
+}  // namespace segtools

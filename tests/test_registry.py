@@ -1,0 +1,39 @@
+"""Tests of the registries and register_all_modules."""
+
+import mmengine.registry as mmengine_registry
+import pytest
+from mmengine.registry import DefaultScope
+
+import segtools.registry as registry
+from segtools.utils import register_all_modules
+
+NAMES = [name for name in registry.__all__ if name != 'SCOPE']
+
+
+def test_every_mmengine_root_registry_has_a_child():
+    assert len(NAMES) >= 20
+    for name in NAMES:
+        child = getattr(registry, name)
+        assert child.scope == 'segtools', name
+        assert child.parent is getattr(mmengine_registry, name), name
+
+
+@pytest.mark.parametrize('name', ['MODELS', 'WEIGHT_INITIALIZERS', 'TASK_UTILS'])
+def test_model_registries_import_lazily(name):
+    assert getattr(registry, name)._locations == ['segtools.models']
+
+
+def test_models_resolve_lazily_and_fall_back_to_parent():
+    # RFConv2d is found through `locations` (segtools.models imports it on demand);
+    # Conv2d is only in mmengine's registry and resolves through the parent.
+    assert registry.MODELS.get('RFConv2d').__name__ == 'RFConv2d'
+    assert registry.MODELS.get('Conv2d') is not None
+
+
+def test_register_all_modules_sets_default_scope():
+    register_all_modules()
+    assert DefaultScope.get_current_instance().scope_name == 'segtools'
+    from segtools.models.layers import RFConv2d
+
+    assert registry.MODELS.build(dict(type='RFConv2d', in_channels=2, out_channels=3, kernel_size=3)).__class__ is (
+        RFConv2d)
