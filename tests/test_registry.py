@@ -36,4 +36,5 @@ def test_register_all_modules_sets_default_scope():
     from segtools.models.layers import RFConv2d
 
     assert registry.MODELS.build(dict(type='RFConv2d', in_channels=2, out_channels=3, kernel_size=3)).__class__ is (
-        RFConv2d)
+        RFConv2d
+    )

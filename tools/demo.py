@@ -106,7 +106,7 @@ def main() -> int:
     losses = train(model, args.iters, generator)
     tenth = max(1, len(losses) // 10)
     for i in range(0, len(losses), tenth):
-        print(f'iter {i + 1:4d}  loss {sum(losses[i:i + tenth]) / len(losses[i:i + tenth]):.4f}')
+        print(f'iter {i + 1:4d}  loss {sum(losses[i : i + tenth]) / len(losses[i : i + tenth]):.4f}')
     acc = accuracy(model, generator)
     print(f'held-out accuracy on {NUM_CLASSES} texture classes: {acc:.3f} (chance {1 / NUM_CLASSES:.3f})')
 
@@ -121,8 +121,10 @@ def main() -> int:
         reference_time = time_step(model, images, labels)
     kernel_time = time_step(model, images, labels)
     max_diff = (kernel_out - reference_out).abs().max().item()
-    print(f'kernels vs references: max |logit difference| {max_diff:.2e}; forward+backward '
-          f'{kernel_time * 1e3:.1f} ms vs {reference_time * 1e3:.1f} ms ({reference_time / kernel_time:.2f}x)')
+    print(
+        f'kernels vs references: max |logit difference| {max_diff:.2e}; forward+backward '
+        f'{kernel_time * 1e3:.1f} ms vs {reference_time * 1e3:.1f} ms ({reference_time / kernel_time:.2f}x)'
+    )
 
     ok = losses[-1] < losses[0] and acc > 1.5 / NUM_CLASSES and max_diff < 1e-3
     print('demo', 'PASSED' if ok else 'FAILED')

@@ -8,8 +8,8 @@ to the reference.
 
 import contextlib
 import importlib
-from collections.abc import Iterator
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
 
 import torch

@@ -1,4 +1,5 @@
 """Helpers used by the tools."""
+
 from .set_env import register_all_modules
 
 __all__ = ['register_all_modules']

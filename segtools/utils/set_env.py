@@ -1,4 +1,5 @@
 """Registration of every segtools module and the default scope."""
+
 import datetime
 import importlib
 import warnings
@@ -32,6 +33,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
         warnings.warn(
             f'The current default scope "{current.scope_name}" is not "{SCOPE}"; register_all_modules '
             f'creates a new default scope named "{SCOPE}-<timestamp>".',
-            stacklevel=2)
+            stacklevel=2,
+        )
         name = f'{SCOPE}-{datetime.datetime.now()}'
         DefaultScope.get_instance(name, scope_name=SCOPE)

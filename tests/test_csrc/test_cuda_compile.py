@@ -54,17 +54,37 @@ def test_cuda_sources_exist():
 
 @pytest.mark.parametrize('source', CUDA_SOURCES, ids=[p.name for p in CUDA_SOURCES])
 def test_cu_compiles_with_nvcc(cuda_home, tmp_path, source):
-    run([
-        str(cuda_home / 'bin' / 'nvcc'), '-c', '-std=c++20', '-arch=sm_80', '--expt-relaxed-constexpr',
-        '-DWITH_CUDA', '-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE', f'-I{CSRC}', *[f'-I{p}' for p in TORCH_INCLUDES],
-        str(source), '-o', str(tmp_path / (source.stem + '.o'))
-    ])
+    run(
+        [
+            str(cuda_home / 'bin' / 'nvcc'),
+            '-c',
+            '-std=c++20',
+            '-arch=sm_80',
+            '--expt-relaxed-constexpr',
+            '-DWITH_CUDA',
+            '-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE',
+            f'-I{CSRC}',
+            *[f'-I{p}' for p in TORCH_INCLUDES],
+            str(source),
+            '-o',
+            str(tmp_path / (source.stem + '.o')),
+        ]
+    )
 
 
 def test_cuda_dispatchers_compile(cuda_home):
-    run([
-        os.environ.get('CXX', 'g++'), '-std=c++20', '-fsyntax-only', '-DWITH_CUDA', '-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE',
-        '-DTORCH_EXTENSION_NAME=_ext', f'-I{CSRC}', *[f'-I{p}' for p in TORCH_INCLUDES],
-        f'-I{cuda_home / "include"}', f'-I{sysconfig.get_paths()["include"]}',
-        str(CSRC / 'bindings.cpp')
-    ])
+    run(
+        [
+            os.environ.get('CXX', 'g++'),
+            '-std=c++20',
+            '-fsyntax-only',
+            '-DWITH_CUDA',
+            '-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE',
+            '-DTORCH_EXTENSION_NAME=_ext',
+            f'-I{CSRC}',
+            *[f'-I{p}' for p in TORCH_INCLUDES],
+            f'-I{cuda_home / "include"}',
+            f'-I{sysconfig.get_paths()["include"]}',
+            str(CSRC / 'bindings.cpp'),
+        ]
+    )

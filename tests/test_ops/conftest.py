@@ -1,4 +1,5 @@
 """Fixtures shared by the op tests."""
+
 import pytest
 import torch
 

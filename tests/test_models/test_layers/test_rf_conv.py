@@ -13,8 +13,9 @@ def masked_conv(conv: torch.nn.Conv2d, x: torch.Tensor, average: bool) -> torch.
     """Brute force: the output is rescaled by taps / (conv of a ones image with a ones kernel)."""
     out = F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups)
     ones = torch.ones(1, 1, *x.shape[-2:], dtype=x.dtype)
-    valid = F.conv2d(ones, torch.ones(1, 1, *conv.kernel_size, dtype=x.dtype), None, conv.stride, conv.padding,
-                     conv.dilation)
+    valid = F.conv2d(
+        ones, torch.ones(1, 1, *conv.kernel_size, dtype=x.dtype), None, conv.stride, conv.padding, conv.dilation
+    )
     taps = 1.0 if average else float(conv.kernel_size[0] * conv.kernel_size[1])
     return out * torch.where(valid > 0, taps / valid.clamp(min=1), torch.ones_like(valid))
 
