@@ -1,21 +1,32 @@
 """Tests of the extension loader and the shared argument checks."""
 
+import subprocess
+import sys
 import warnings
 
 import pytest
 import torch
 
-import segtools
 from segtools.ops import _ext
 from segtools.ops._utils import check_same_dtype_device, check_size, check_tensor, float32_under_autocast
 
 
-def test_import_segtools_does_not_need_the_extension(missing_ext):
-    import importlib
-
-    importlib.reload(segtools)
-    assert not _ext.has_ext()
-    assert not _ext.has_cuda_kernels()
+def test_import_segtools_does_not_need_the_extension():
+    # A fresh interpreter where `import segtools._ext` fails, as in an unbuilt checkout.
+    code = (
+        'import sys, warnings, torch\n'
+        "sys.modules['segtools._ext'] = None\n"
+        'import segtools, segtools.models, segtools.ops\n'
+        'from segtools.models.layers import RFConv2d\n'
+        'assert not segtools.ops.has_ext()\n'
+        'with warnings.catch_warnings(record=True) as w:\n'
+        "    warnings.simplefilter('always')\n"
+        '    RFConv2d(2, 2, 3, padding=1)(torch.randn(1, 2, 4, 4))\n'
+        '    RFConv2d(2, 2, 3, padding=1)(torch.randn(1, 2, 4, 4))\n'
+        'print(len(w), w[0].message)\n'
+    )
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith('1 ') and 'pip install --no-build-isolation -e .' in out
 
 
 def test_missing_extension_warns_once_with_build_command(missing_ext):
