@@ -25,7 +25,9 @@ def with_cuda() -> bool:
 def make_extension():
     # Relative source paths: setuptools requires them, and they keep build logs short.
     sources = ['csrc/bindings.cpp'] + sorted(glob.glob('csrc/cpu/*.cpp', root_dir=ROOT))
-    extra_compile_args = {'cxx': ['-O3', '-fopenmp-simd']}
+    # -fopenmp: at::parallel_for is inline and runs serially unless the calling file is
+    # compiled with OpenMP; the extension then shares torch's already-loaded libgomp.
+    extra_compile_args = {'cxx': ['-O3', '-fopenmp']}
     define_macros = []
     extension = CppExtension
     if with_cuda():
@@ -39,6 +41,7 @@ def make_extension():
         include_dirs=[CSRC],
         define_macros=define_macros,
         extra_compile_args=extra_compile_args,
+        extra_link_args=['-fopenmp'],
     )
 
 

@@ -2,5 +2,21 @@
 dispatchers over the compiled extension ``segtools._ext``."""
 
 from ._ext import BUILD_COMMAND, has_cuda_kernels, has_ext, reference_ops
+from .encoding import aggregate, aggregate_reference, scaled_l2, scaled_l2_reference
+from .rectify import conv_rectify, conv_rectify_reference
+from .sync_bn import sync_batch_norm, sync_batch_norm_reference
 
-__all__ = ['BUILD_COMMAND', 'has_ext', 'has_cuda_kernels', 'reference_ops']
+__all__ = [
+    'BUILD_COMMAND',
+    'has_ext',
+    'has_cuda_kernels',
+    'reference_ops',
+    'scaled_l2',
+    'scaled_l2_reference',
+    'aggregate',
+    'aggregate_reference',
+    'conv_rectify',
+    'conv_rectify_reference',
+    'sync_batch_norm',
+    'sync_batch_norm_reference',
+]
