@@ -23,49 +23,15 @@
 
 #include <vector>
 
-namespace segtools {
+#include "cuda/encoding_cuda.h"
 
-// ---------------------------------------------------------------------------------------
-// Fix-up kernels. Raw pointers to contiguous data (X may be channels-first, see above);
-// the CPU versions live in csrc/cpu/encoding_cpu.cpp, the CUDA ones in
-// csrc/cuda/encoding_cuda.cu, with identical signatures. Explicitly instantiated for float
-// and double.
-// ---------------------------------------------------------------------------------------
-#define SEGTOOLS_ENCODING_KERNELS(DEV)                                                                           \
-  /* sq[b,n] = ||x[b,n,:]||^2; if grad_x: grad_x[b,n,:] += alpha * w[b,n] * x[b,n,:] (grad_x has x's layout). */ \
-  template <typename T>                                                                                          \
-  void encoding_sq_norms_##DEV(const T* x, int64_t batch, int64_t rows, int64_t dim, bool channels_first, T* sq, \
-                               T* grad_x, const T* w, T alpha);                                                  \
-  /* sl[r,k] = s[k] * max(xx[r] + cc[k] - 2 sl[r,k], 0): turns x.c into the scaled distance, in place. */        \
-  template <typename T>                                                                                          \
-  void scaled_l2_combine_##DEV(T* sl, const T* xx, const T* cc, const T* s, int64_t rows, int64_t k);            \
-  /* gs[r,k] = g[r,k] * s[k];  w[r] = sum_k gs[r,k]. */                                                          \
-  template <typename T>                                                                                          \
-  void scaled_l2_scale_grad_##DEV(const T* g, const T* s, int64_t rows, int64_t k, T* gs, T* w);                 \
-  /* out[b,k] = sum_r m[b,r,k] * (weight ? weight[b,r] : 1); deterministic. */                                   \
-  template <typename T>                                                                                          \
-  void encoding_col_sums_##DEV(const T* m, const T* weight, int64_t batch, int64_t rows, int64_t k, T* out);     \
-  /* grad_s[k] = gxx[k] + g1[k] cc[k] - 2 gtx[k].c[k];  grad_c[k] = 2 s[k] (g1[k] c[k] - gtx[k]). */             \
-  template <typename T>                                                                                          \
-  void scaled_l2_param_grads_##DEV(const T* gtx, const T* c, const T* cc, const T* s, const T* g1, const T* gxx, \
-                                   int64_t k, int64_t dim, T* grad_c, T* grad_s);                                \
-  /* e[b,k,:] -= asum[b,k] * c[k,:]. */                                                                          \
-  template <typename T>                                                                                          \
-  void aggregate_subtract_codes_##DEV(T* e, const T* asum, const T* c, int64_t batch, int64_t k, int64_t dim);   \
-  /* gc[b,k] = ge[b,k].c[k];  grad_c[k] = -sum_b asum[b,k] ge[b,k]. */                                           \
-  template <typename T>                                                                                          \
-  void aggregate_code_grads_##DEV(const T* ge, const T* c, const T* asum, int64_t batch, int64_t k, int64_t dim, \
-                                  T* gc, T* grad_c);                                                             \
-  /* m[b,r,k] -= v[b,k]. */                                                                                      \
-  template <typename T>                                                                                          \
-  void encoding_sub_rows_##DEV(T* m, const T* v, int64_t batch, int64_t rows, int64_t k);
+namespace segtools {
 
 SEGTOOLS_ENCODING_KERNELS(cpu)
 
 // The only device switch: SEGTOOLS_ENCODING_KERNEL(on_cuda, name, T) is the CUDA or CPU version of a
 // kernel above; check_encoding_device rejects what this build cannot run.
 #ifdef WITH_CUDA
-SEGTOOLS_ENCODING_KERNELS(cuda)
 #define SEGTOOLS_ENCODING_KERNEL(on_cuda, name, T) ((on_cuda) ? &name##_cuda<T> : &name##_cpu<T>)
 inline void check_encoding_device(const char* op, const at::Tensor& t) {
   TORCH_CHECK(t.is_cpu() || t.is_cuda(), op, ": unsupported device ", t.device());
@@ -79,7 +45,6 @@ inline void check_encoding_device(const char* op, const at::Tensor& t) {
   TORCH_CHECK(t.is_cpu(), op, ": unsupported device ", t.device());
 }
 #endif
-#undef SEGTOOLS_ENCODING_KERNELS
 
 namespace encoding_detail {
 

@@ -26,6 +26,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
+#include "cuda/sync_bn_cuda.h"
+
 namespace segtools {
 
 enum SyncBNActivation : int64_t { kSyncBNIdentity = 0, kSyncBNRelu = 1, kSyncBNLeakyRelu = 2 };
@@ -45,30 +47,6 @@ void sync_bn_backward_elemt_cpu(const at::Tensor& grad_y, const at::Tensor& save
                                 const at::Tensor& mean_dz, const at::Tensor& mean_dz_xhat, int64_t activation,
                                 double slope, bool saved_is_output, const at::Tensor& grad_x);
 
-#ifdef WITH_CUDA
-// CUDA launchers (csrc/cuda/sync_bn_cuda.cu, which cannot include this ATen header:
-// keep the signatures in step). They run on the current stream of the current
-// device; the arrays are those of the dispatchers below. The reductions write
-// per-(chunk, channel) partial sums into `partials` (2 * chunks * C doubles, chunks
-// from sync_bn_cuda_chunks) and add them in a fixed order, so results do not depend
-// on scheduling.
-int64_t sync_bn_cuda_chunks(int64_t N, int64_t C, int64_t L);
-template <typename T>
-void sync_bn_stats_cuda(const T* x, T* mean, T* m2, double* partials, int64_t chunks, int64_t N, int64_t C,
-                        int64_t L);
-template <typename T>
-void sync_bn_forward_cuda(const T* x, T* y, const T* mean, const T* invstd, const T* weight, const T* bias, int64_t N,
-                          int64_t C, int64_t L, int64_t activation, double slope);
-template <typename T>
-void sync_bn_backward_reduce_cuda(const T* grad_y, const T* saved, const T* mean, const T* invstd, const T* weight,
-                                  const T* bias, T* sum_dz, T* sum_dz_xhat, double* partials, int64_t chunks,
-                                  int64_t N, int64_t C, int64_t L, int64_t activation, double slope,
-                                  bool saved_is_output);
-template <typename T>
-void sync_bn_backward_elemt_cuda(const T* grad_y, const T* saved, const T* mean, const T* invstd, const T* weight,
-                                 const T* bias, const T* mean_dz, const T* mean_dz_xhat, T* grad_x, int64_t N,
-                                 int64_t C, int64_t L, int64_t activation, double slope, bool saved_is_output);
-#endif
 
 namespace sync_bn_detail {
 

@@ -34,7 +34,8 @@ void rectify_kernel(const scalar_t* src, scalar_t* dst, int64_t planes, int64_t 
   }
   const int64_t plane = out_h * out_w;
   const scalar_t* f = factor.data();
-  at::parallel_for(0, planes, std::max<int64_t>(1, 32768 / std::max<int64_t>(plane, 1)), [&](int64_t begin, int64_t end) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(plane, 1));  // ~32k elements per task
+  at::parallel_for(0, planes, grain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const scalar_t* in = src + p * plane;
       scalar_t* out = dst + p * plane;

@@ -1,5 +1,5 @@
 // CUDA fix-up kernels of the Encoding ops (see csrc/encoding.h for the algebra and for the
-// CPU twins in csrc/cpu/encoding_cpu.cpp, whose signatures these match). The GEMMs run in
+// CPU twins in csrc/cpu/encoding_cpu.cpp; both families are declared in encoding_cuda.h). The GEMMs run in
 // ATen (cuBLAS); the caller has set the device, so the current stream is the right one.
 // No ATen here: it keeps this file compiling in seconds.
 #include <c10/cuda/CUDAException.h>
@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdint>
+
+#include "encoding_cuda.h"
 
 namespace segtools {
 namespace {

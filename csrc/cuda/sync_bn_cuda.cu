@@ -1,6 +1,6 @@
-// CUDA kernels of the SyncBN ops (math in csrc/sync_bn.h, whose launcher
-// declarations these definitions must match: this file cannot include that ATen
-// header without minutes of compile time).
+// CUDA kernels of the SyncBN ops (math in csrc/sync_bn.h; launcher declarations in
+// sync_bn_cuda.h, shared with that header, which this file cannot include: ATen
+// would cost minutes of compile time).
 //
 // Reductions (stats, backward_reduce): a 2-D grid of (channel, chunk) blocks; each
 // block sums its chunk of the channel's N * L elements in double with a warp-shuffle
@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+
+#include "sync_bn_cuda.h"
 
 namespace segtools {
 namespace {

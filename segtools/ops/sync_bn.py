@@ -33,23 +33,11 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from ._ext import get_ext
+from ._sync_bn_torch import ACTIVATIONS, MIN_INPLACE_WEIGHT, TORCH_KERNELS, activate
 from ._utils import FLOAT_DTYPES, check_same_dtype_device, check_size, check_tensor
-
-ACTIVATIONS = {'identity': 0, 'relu': 1, 'leaky_relu': 2}
-# In-place ABN divides by the weight to recover x from y; weights are kept at
-# least this far from 0 (see sync_batch_norm).
-MIN_INPLACE_WEIGHT = 1e-5
 
 _OP = 'sync_batch_norm'
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-def _activate(z: torch.Tensor, activation: str, slope: float) -> torch.Tensor:
-    if activation == 'relu':
-        return F.relu(z)
-    if activation == 'leaky_relu':
-        return F.leaky_relu(z, slope)
-    return z
 
 
 def sync_batch_norm_reference(
@@ -87,104 +75,7 @@ def sync_batch_norm_reference(
         ``y``, shape ``(N, C, *)``.
     """
     y = F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
-    return _activate(y, activation, slope)
-
-
-# --- The four kernels in plain PyTorch, with the extension's signatures. They run
-# the distributed algorithm (and in-place ABN) when the extension is missing, so
-# that algorithm is written once, in SyncBatchNormFunction.
-
-
-def _centred_and_dz(
-    grad_y: torch.Tensor,
-    saved: torch.Tensor,
-    mean: torch.Tensor,
-    invstd: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    activation: int,
-    slope: float,
-    saved_is_output: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns ``(xhat, dz)``, both ``(N, C, L)``, for saved x or (in-place ABN) saved y."""
-    w, b = weight[:, None], bias[:, None]
-    if saved_is_output:
-        z = torch.where(saved > 0, saved, saved / slope) if activation == ACTIVATIONS['leaky_relu'] else saved
-        xhat = (z - b) / w
-    else:
-        xhat = (saved - mean[:, None]) * invstd[:, None]
-        z = xhat * w + b
-    if activation == ACTIVATIONS['relu']:
-        dz = torch.where(z > 0, grad_y, torch.zeros_like(grad_y))
-    elif activation == ACTIVATIONS['leaky_relu']:
-        dz = torch.where(z > 0, grad_y, grad_y * slope)
-    else:
-        dz = grad_y
-    return xhat, dz
-
-
-def _torch_stats(x: torch.Tensor) -> list[torch.Tensor]:
-    if x.shape[0] * x.shape[2] == 0:
-        zeros = x.new_zeros(x.shape[1])
-        return [zeros, zeros.clone()]
-    mean = x.mean(dim=(0, 2))
-    return [mean, (x - mean[:, None]).square().sum(dim=(0, 2))]
-
-
-def _torch_forward(
-    x: torch.Tensor,
-    mean: torch.Tensor,
-    invstd: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    activation: int,
-    slope: float,
-    inplace: bool,
-) -> torch.Tensor:
-    z = (x - mean[:, None]) * (invstd * weight)[:, None] + bias[:, None]
-    name = next(k for k, v in ACTIVATIONS.items() if v == activation)
-    y = _activate(z, name, slope)
-    return x.copy_(y) if inplace else y
-
-
-def _torch_backward_reduce(
-    grad_y: torch.Tensor,
-    saved: torch.Tensor,
-    mean: torch.Tensor,
-    invstd: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    activation: int,
-    slope: float,
-    saved_is_output: bool,
-) -> list[torch.Tensor]:
-    xhat, dz = _centred_and_dz(grad_y, saved, mean, invstd, weight, bias, activation, slope, saved_is_output)
-    return [dz.sum(dim=(0, 2)), (dz * xhat).sum(dim=(0, 2))]
-
-
-def _torch_backward_elemt(
-    grad_y: torch.Tensor,
-    saved: torch.Tensor,
-    mean: torch.Tensor,
-    invstd: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor,
-    mean_dz: torch.Tensor,
-    mean_dz_xhat: torch.Tensor,
-    activation: int,
-    slope: float,
-    saved_is_output: bool,
-) -> torch.Tensor:
-    xhat, dz = _centred_and_dz(grad_y, saved, mean, invstd, weight, bias, activation, slope, saved_is_output)
-    return (weight * invstd)[:, None] * (dz - mean_dz[:, None] - xhat * mean_dz_xhat[:, None])
-
-
-TORCH_KERNELS = SimpleNamespace(
-    sync_bn_stats=_torch_stats,
-    sync_bn_forward=_torch_forward,
-    sync_bn_backward_reduce=_torch_backward_reduce,
-    sync_bn_backward_elemt=_torch_backward_elemt,
-)
+    return activate(y, activation, slope)
 
 
 def _group_size(process_group: dist.ProcessGroup | None) -> int:
@@ -329,6 +220,22 @@ class SyncBatchNormFunction(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None, None, None, None, None, None, None, None, None, None
 
 
+def check_activation(owner: str, activation: str, slope: float, inplace: bool) -> None:
+    """Checks the activation name, and that in-place ABN can invert it.
+
+    Raises:
+        ValueError: naming ``owner``, when ``activation`` is unknown or ``inplace``
+            is asked with an activation that cannot be inverted to recover x from y.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f'{owner}: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}')
+    if inplace and not (activation == 'identity' or (activation == 'leaky_relu' and slope > 0)):
+        raise ValueError(
+            f"{owner}: inplace=True needs an invertible activation ('identity', or 'leaky_relu' with "
+            f'slope > 0) because the backward recovers x from y; got {activation!r} with slope {slope}'
+        )
+
+
 def _check_args(
     x: object,
     running_mean: torch.Tensor | None,
@@ -374,13 +281,7 @@ def _check_args(
             f'{_OP}: momentum must be a float when running statistics are updated; a cumulative '
             f'average (momentum=None) needs the batch count, which SyncBatchNorm tracks'
         )
-    if activation not in ACTIVATIONS:
-        raise ValueError(f'{_OP}: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}')
-    if inplace and not (activation == 'identity' or (activation == 'leaky_relu' and slope > 0)):
-        raise ValueError(
-            f"{_OP}: inplace=True needs an invertible activation ('identity', or 'leaky_relu' with "
-            f'slope > 0) because the backward recovers x from y; got {activation!r} with slope {slope}'
-        )
+    check_activation(_OP, activation, slope, inplace)
 
 
 def sync_batch_norm(

@@ -1,16 +1,7 @@
 # SGD with poly decay (power 0.9) over 160k iterations, mmseg's schedule_160k.
-optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+_base_ = './schedule_20k.py'
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=160000, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=16000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=16000),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-)
+train_cfg = dict(max_iters=160000, val_interval=16000)
+default_hooks = dict(checkpoint=dict(interval=16000))

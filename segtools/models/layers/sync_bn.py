@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from segtools.ops.sync_bn import ACTIVATIONS, sync_batch_norm
+from segtools.ops.sync_bn import check_activation, sync_batch_norm
 from segtools.registry import MODELS
 
 
@@ -59,14 +59,7 @@ class SyncBatchNorm(_BatchNorm):
         process_group: dist.ProcessGroup | None = None,
     ) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f'SyncBatchNorm: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}')
-        if inplace and not (activation == 'identity' or (activation == 'leaky_relu' and slope > 0)):
-            raise ValueError(
-                "SyncBatchNorm: inplace=True needs an invertible activation ('identity', or "
-                "'leaky_relu' with slope > 0) because the backward recovers the input from the "
-                f'output; got {activation!r} with slope {slope}'
-            )
+        check_activation('SyncBatchNorm', activation, slope, inplace)
         self.activation = activation
         self.slope = slope
         self.inplace = inplace
