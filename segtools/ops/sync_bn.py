@@ -174,9 +174,12 @@ class SyncBatchNormFunction(torch.autograd.Function):
             ctx.mark_dirty(x)  # also bumps x's version, so earlier users of x's old values fail loudly
             out = saved = x  # only y is kept; the backward recovers x from it
         else:
-            out = y3.view(x.shape)
+            # Returned as (N, C, L) and reshaped outside the Function: an output that is a view
+            # of a tensor made inside forward could not be modified in place (e.g. by ReLU(inplace)).
+            out = y3
             saved = x3
         ctx.save_for_backward(saved, mean, invstd, weight, bias)
+        ctx.x_shape = x.shape
         ctx.config = ((N, C, L), training, count, activation, slope, inplace, process_group, distributed, kernels)
         return out
 
@@ -216,7 +219,7 @@ class SyncBatchNormFunction(torch.autograd.Function):
                 slope,
                 inplace,
             )
-            grad_x = grad_x.view(grad_out.shape)
+            grad_x = grad_x.view(ctx.x_shape)
         return grad_x, grad_w, grad_b, None, None, None, None, None, None, None, None, None, None, None
 
 
@@ -392,7 +395,7 @@ def sync_batch_norm(
     if bias is None:
         bias = x.new_zeros(C)
     kernels = TORCH_KERNELS if ext is None else ext
-    return SyncBatchNormFunction.apply(
+    out = SyncBatchNormFunction.apply(
         x,
         weight,
         bias,
@@ -408,3 +411,4 @@ def sync_batch_norm(
         distributed,
         kernels,
     )
+    return out if inplace else out.view(x.shape)

@@ -105,3 +105,17 @@ def test_build_norm_layer_in_segtools_scope():
     x = torch.randn(2, 8, 3, 3, requires_grad=True)
     abn(x * 1).sum().backward()
     assert torch.isfinite(x.grad).all()
+
+
+def test_conv_module_with_inplace_relu_trains():
+    # mmcv's ConvModule follows the norm with ReLU(inplace=True): the SyncBN output must
+    # be modifiable in place (it once was a view made inside the autograd Function).
+    from mmcv.cnn import ConvModule
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope('segtools'):
+        block = ConvModule(3, 4, 3, padding=1, norm_cfg=dict(type='SyncBN'))
+    assert isinstance(block.bn, SyncBatchNorm) and block.activate.inplace
+    x = torch.randn(2, 3, 5, 5, requires_grad=True)
+    block(x).square().sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

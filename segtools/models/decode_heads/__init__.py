@@ -1,0 +1,25 @@
+"""Decode heads; each subclasses :class:`BaseDecodeHead` and writes one ``forward``."""
+
+from .aspp_head import ASPPHead
+from .atten_head import ATTENHead
+from .da_head import DAHead
+from .decode_head import BaseDecodeHead
+from .dran_head import DRANHead
+from .enc_head import EncHead
+from .fcfpn_head import FCFPNHead
+from .fcn_head import FCNHead
+from .psp_head import PSPHead
+from .uper_head import UPerHead
+
+__all__ = [
+    'BaseDecodeHead',
+    'ASPPHead',
+    'ATTENHead',
+    'DAHead',
+    'DRANHead',
+    'EncHead',
+    'FCFPNHead',
+    'FCNHead',
+    'PSPHead',
+    'UPerHead',
+]

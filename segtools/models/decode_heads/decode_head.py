@@ -1,0 +1,223 @@
+"""The base class every decode head builds on."""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from collections.abc import Sequence
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+
+from segtools.registry import MODELS
+from segtools.structures import SampleList
+
+from ..losses.accuracy import accuracy
+from ..utils import resize
+
+INPUT_TRANSFORMS = (None, 'resize_concat', 'multiple_select')
+DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
+DEFAULT_INIT = dict(type='Normal', std=0.01, override=dict(name='conv_seg'))
+DEFAULT_ACT = dict(type='ReLU')
+
+
+class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
+    """Owns what every decode head shares: input selection, ``cls_seg``, losses, prediction.
+
+    MMSegmentation's semantics. A subclass writes ``__init__`` and :meth:`forward`
+    (features -> logits via :meth:`_transform_inputs` and :meth:`cls_seg`).
+
+    Args:
+        in_channels: Channels of the selected input(s): an int with
+            ``input_transform=None``, else a sequence (one per ``in_index``).
+        channels: Channels of the head's last feature map (input of ``conv_seg``).
+        num_classes: Number of classes.
+        out_channels: Output channels of ``conv_seg``; ``num_classes`` by default,
+            or 1 for binary segmentation (``num_classes == 2``) with a sigmoid.
+        threshold: Sigmoid threshold of binary segmentation (default 0.3).
+        dropout_ratio: Dropout2d before ``conv_seg``.
+        conv_cfg: Conv config of the head's ``ConvModule`` blocks.
+        norm_cfg: Norm config of the head's ``ConvModule`` blocks.
+        act_cfg: Activation config of the head's ``ConvModule`` blocks.
+        in_index: Index (or indices) of the selected backbone/neck outputs.
+        input_transform: ``None`` (one map), ``'resize_concat'`` (resize all to the
+            first one and concatenate) or ``'multiple_select'`` (a list of maps).
+        loss_decode: A loss config or a list of them; losses sharing a
+            ``loss_name`` are summed.
+        ignore_index: Label ignored by the losses and the accuracy.
+        align_corners: ``align_corners`` of every bilinear resize.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(
+        self,
+        in_channels: int | Sequence[int],
+        channels: int,
+        *,
+        num_classes: int,
+        out_channels: int | None = None,
+        threshold: float | None = None,
+        dropout_ratio: float = 0.1,
+        conv_cfg: dict | None = None,
+        norm_cfg: dict | None = None,
+        act_cfg: dict | None = DEFAULT_ACT,
+        in_index: int | Sequence[int] = -1,
+        input_transform: str | None = None,
+        loss_decode: dict | Sequence[dict] = DEFAULT_LOSS,
+        ignore_index: int = 255,
+        align_corners: bool = False,
+        init_cfg: dict | list[dict] | None = DEFAULT_INIT,
+    ) -> None:
+        super().__init__(init_cfg)
+        name = type(self).__name__
+        self._init_inputs(in_channels, in_index, input_transform)
+        self.channels = channels
+        self.dropout_ratio = dropout_ratio
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        self.act_cfg = act_cfg
+        self.ignore_index = ignore_index
+        self.align_corners = align_corners
+        self.num_classes = num_classes
+
+        if num_classes < 1:
+            raise ValueError(f'{name}: num_classes must be >= 1, got {num_classes}')
+        if out_channels is None:
+            if num_classes == 2:
+                warnings.warn(
+                    f'{name}: num_classes=2 with out_channels=None uses a softmax over 2 channels; set '
+                    'out_channels=1 for binary segmentation with a sigmoid',
+                    stacklevel=2,
+                )
+            out_channels = num_classes
+        if out_channels != num_classes and out_channels != 1:
+            raise ValueError(
+                f'{name}: out_channels must be num_classes ({num_classes}) or 1 (binary), got {out_channels}'
+            )
+        if out_channels == 1 and num_classes != 2:
+            raise ValueError(f'{name}: out_channels=1 (binary) needs num_classes=2, got {num_classes}')
+        if out_channels == 1 and threshold is None:
+            threshold = 0.3
+            warnings.warn(f'{name}: binary segmentation without threshold; using 0.3', stacklevel=2)
+        self.out_channels = out_channels
+        self.threshold = threshold
+
+        loss_cfgs = [loss_decode] if isinstance(loss_decode, dict) else list(loss_decode)
+        if not loss_cfgs or not all(isinstance(cfg, dict) for cfg in loss_cfgs):
+            raise TypeError(f'{name}: loss_decode must be a dict or a non-empty list of dicts, got {loss_decode!r}')
+        self.loss_decode = nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
+
+        self.conv_seg = nn.Conv2d(channels, self.out_channels, kernel_size=1)
+        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
+
+    def _init_inputs(
+        self, in_channels: int | Sequence[int], in_index: int | Sequence[int], input_transform: str | None
+    ) -> None:
+        name = type(self).__name__
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f'{name}: input_transform must be one of {INPUT_TRANSFORMS}, got {input_transform!r}')
+        if input_transform is None:
+            if not isinstance(in_channels, int) or not isinstance(in_index, int):
+                raise ValueError(
+                    f'{name}: with input_transform=None, in_channels and in_index must be ints, got '
+                    f'in_channels={in_channels!r}, in_index={in_index!r}'
+                )
+            self.in_channels = in_channels
+        else:
+            if isinstance(in_channels, int) or isinstance(in_index, int) or len(in_channels) != len(in_index):
+                raise ValueError(
+                    f'{name}: with input_transform={input_transform!r}, in_channels and in_index must be '
+                    f'sequences of the same length, got in_channels={in_channels!r}, in_index={in_index!r}'
+                )
+            in_channels, in_index = list(in_channels), list(in_index)
+            self.in_channels = sum(in_channels) if input_transform == 'resize_concat' else in_channels
+        self.input_transform = input_transform
+        self.in_index = in_index
+        self._selected_channels = [in_channels] if input_transform is None else list(in_channels)
+
+    def check_in_channels(self, available: Sequence[int], source: str, key: str) -> None:
+        """Checks the selected inputs against what the backbone or neck produces.
+
+        Args:
+            available: ``out_channels`` of the backbone (or neck).
+            source: ``'backbone'`` or ``'neck'``, for the message.
+            key: The config key of this head (``'decode_head'``, ``'auxiliary_head[0]'``).
+
+        Raises:
+            ValueError: naming ``key``, the wrong value and the expected one.
+        """
+        indices = [self.in_index] if self.input_transform is None else self.in_index
+        for i, (index, channels) in enumerate(zip(indices, self._selected_channels, strict=True)):
+            where = f'{key}.in_channels' + ('' if self.input_transform is None else f'[{i}]')
+            if not -len(available) <= index < len(available):
+                raise ValueError(
+                    f'{key}.in_index={index} is out of range: the {source} has {len(available)} outputs '
+                    f'(out_channels={tuple(available)})'
+                )
+            if channels != available[index]:
+                raise ValueError(
+                    f'{where}={channels} does not match the {source}: its output {index} has '
+                    f'{available[index]} channels (out_channels={tuple(available)}); set {where}={available[index]}'
+                )
+
+    def _transform_inputs(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor | list[torch.Tensor]:
+        """Selects the head's input(s) from the backbone/neck outputs."""
+        if self.input_transform is None:
+            return inputs[self.in_index]
+        selected = [inputs[i] for i in self.in_index]
+        if self.input_transform == 'multiple_select':
+            return selected
+        size = selected[0].shape[2:]
+        return torch.cat([resize(x, size, align_corners=self.align_corners) for x in selected], dim=1)
+
+    def cls_seg(self, feat: torch.Tensor) -> torch.Tensor:
+        """Dropout, then the 1x1 classifier: ``(N, channels, H, W) -> (N, out_channels, H, W)``."""
+        if self.dropout is not None:
+            feat = self.dropout(feat)
+        return self.conv_seg(feat)
+
+    @abstractmethod
+    def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Backbone/neck outputs -> logits ``(N, out_channels, H', W')``."""
+
+    def loss(self, inputs: Sequence[torch.Tensor], batch_data_samples: SampleList, train_cfg: dict) -> dict:
+        """Forward and losses; returns ``{loss_name: value, 'acc_seg': value}``."""
+        return self.loss_by_feat(self.forward(inputs), batch_data_samples)
+
+    def predict(self, inputs: Sequence[torch.Tensor], batch_img_metas: list[dict], test_cfg: dict) -> torch.Tensor:
+        """Forward, then logits resized to the (padded) input size, ``(N, out_channels, H, W)``."""
+        return self.predict_by_feat(self.forward(inputs), batch_img_metas)
+
+    @staticmethod
+    def _stack_batch_gt(batch_data_samples: SampleList) -> torch.Tensor:
+        """Ground-truth maps of the batch, ``(N, 1, H, W)``."""
+        return torch.stack([sample.gt_sem_seg.data for sample in batch_data_samples])
+
+    def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples: SampleList) -> dict:
+        """Upsamples the logits to the label size and applies every loss.
+
+        Args:
+            seg_logits: Logits, shape ``(N, out_channels, H', W')``.
+            batch_data_samples: Samples with ``gt_sem_seg`` of shape ``(1, H, W)``.
+
+        Returns:
+            ``{loss_name: loss, ..., 'acc_seg': accuracy in percent}``.
+        """
+        seg_label = self._stack_batch_gt(batch_data_samples)
+        seg_logits = resize(seg_logits, seg_label.shape[2:], align_corners=self.align_corners)
+        seg_label = seg_label.squeeze(1).long()
+        losses: dict[str, torch.Tensor] = {}
+        for loss_module in self.loss_decode:
+            value = loss_module(seg_logits, seg_label, ignore_index=self.ignore_index)
+            losses[loss_module.loss_name] = losses.get(loss_module.loss_name, 0) + value
+        if self.out_channels == 1:
+            # Binary mode: two-channel logits whose argmax is sigmoid(x) > threshold.
+            margin = seg_logits - torch.logit(torch.tensor(self.threshold, dtype=seg_logits.dtype))
+            seg_logits = torch.cat([torch.zeros_like(margin), margin], dim=1)
+        losses['acc_seg'] = accuracy(seg_logits, seg_label, ignore_index=self.ignore_index)
+        return losses
+
+    def predict_by_feat(self, seg_logits: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """Resizes the logits to the padded input size (``pad_shape``, else ``img_shape``)."""
+        meta = batch_img_metas[0]
+        size = (meta.get('pad_shape') or meta['img_shape'])[:2]
+        return resize(seg_logits, size, align_corners=self.align_corners)

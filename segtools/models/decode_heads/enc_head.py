@@ -1,0 +1,98 @@
+"""EncNet head ("Context Encoding for Semantic Segmentation", Zhang et al., CVPR 2018)."""
+
+from collections.abc import Sequence
+
+import torch
+from mmcv.cnn import ConvModule
+from torch import nn
+
+from segtools.models.layers.enc_module import EncModule
+from segtools.models.utils import resize
+from segtools.registry import MODELS
+from segtools.structures import SampleList
+
+from .decode_head import BaseDecodeHead
+
+# Shared defaults, never mutated (configs are copied before use).
+_DEFAULT_SE_LOSS = dict(type='SELoss', loss_weight=0.2)
+
+
+@MODELS.register_module()
+class EncHead(BaseDecodeHead):
+    """A 3x3 conv on the last input, optional laterals, the context encoding module, the classifier.
+
+    :class:`EncModule` gates the channels with the encoded global context; with
+    ``use_se_loss`` a linear layer on that context predicts which classes the image contains,
+    trained by ``loss_se_decode`` (the SE loss) next to the pixel losses. Inputs are always
+    ``'multiple_select'``; only the last one is used unless ``add_lateral``.
+
+    Args:
+        in_channels: Channels of each selected input (e.g. c2, c3, c4: ``(512, 1024, 2048)``).
+        channels: Channels of the encoded feature.
+        num_codes: Codewords of the Encoding layer.
+        use_se_loss: Predict the classes present and add ``loss_se``.
+        add_lateral: Fuse the other inputs in: a 1x1 ConvModule each, upsampled to the last
+            input's size and concatenated with it, then a 3x3 ConvModule (PyTorch-Encoding's
+            ``lateral``, used on Pascal datasets).
+        loss_se_decode: Config of the SE loss, called as ``loss(se_logits, seg_label,
+            ignore_index=...)``.
+        **kwargs: :class:`BaseDecodeHead` arguments (``in_index`` a sequence).
+
+    Shape:
+        - Input: maps ``(N, in_channels[i], H_i, W_i)``.
+        - Output: logits ``(N, out_channels, H, W)`` at the last input's size.
+    """
+
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        channels: int,
+        *,
+        num_codes: int = 32,
+        use_se_loss: bool = True,
+        add_lateral: bool = False,
+        loss_se_decode: dict = _DEFAULT_SE_LOSS,
+        **kwargs,
+    ) -> None:
+        super().__init__(in_channels, channels, input_transform='multiple_select', **kwargs)
+        if self.norm_cfg is None:
+            raise ValueError('EncHead: norm_cfg is required (EncModule normalises the codes with it)')
+        common = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        self.bottleneck = ConvModule(self.in_channels[-1], self.channels, 3, padding=1, **common)
+        self.lateral_convs = None
+        if add_lateral:
+            self.lateral_convs = nn.ModuleList(ConvModule(c, self.channels, 1, **common) for c in self.in_channels[:-1])
+            fused = len(self.in_channels) * self.channels
+            self.fusion = ConvModule(fused, self.channels, 3, padding=1, **common)
+        self.enc_module = EncModule(self.channels, num_codes, **common)
+        self.se_layer = nn.Linear(self.channels, self.num_classes) if use_se_loss else None
+        self.loss_se_decode = MODELS.build(loss_se_decode) if use_se_loss else None
+
+    def _forward_both(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Seg logits ``(N, out_channels, H, W)`` and SE logits ``(N, num_classes)`` (or ``None``)."""
+        inputs = self._transform_inputs(inputs)
+        feat = self.bottleneck(inputs[-1])
+        if self.lateral_convs is not None:
+            size = feat.shape[2:]
+            laterals = [
+                resize(conv(x), size, align_corners=self.align_corners)
+                for conv, x in zip(self.lateral_convs, inputs[:-1], strict=True)
+            ]
+            feat = self.fusion(torch.cat([feat, *laterals], dim=1))
+        feat, context = self.enc_module(feat)
+        se_logits = self.se_layer(context) if self.se_layer is not None else None
+        return self.cls_seg(feat), se_logits
+
+    def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        return self._forward_both(inputs)[0]
+
+    def loss(self, inputs: list[torch.Tensor], batch_data_samples: SampleList, train_cfg: dict) -> dict:
+        """Pixel losses and accuracy of the base head, plus the SE loss with ``use_se_loss``."""
+        seg_logits, se_logits = self._forward_both(inputs)
+        losses = self.loss_by_feat(seg_logits, batch_data_samples)
+        if se_logits is not None:
+            seg_label = self._stack_batch_gt(batch_data_samples).squeeze(1).long()
+            name = self.loss_se_decode.loss_name
+            se = self.loss_se_decode(se_logits, seg_label, ignore_index=self.ignore_index)
+            losses[name] = losses.get(name, 0) + se
+        return losses

@@ -1,0 +1,89 @@
+"""Cross-entropy loss with MMSegmentation's semantics (softmax or sigmoid)."""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from segtools.registry import MODELS
+
+from .functional import binary_cross_entropy, cross_entropy
+from .utils import check_loss_name, check_reduction, parse_class_weight
+
+
+@MODELS.register_module()
+class CrossEntropyLoss(nn.Module):
+    """Pixel-wise cross-entropy, softmax over classes or a sigmoid per channel.
+
+    By default (``avg_non_ignore=False``, like MMSegmentation) the mean divides by all
+    pixels, ignored ones included, which published mIoU numbers depend on; with
+    ``avg_non_ignore=True`` it divides by the valid pixels (class-weighted like torch).
+    ``use_sigmoid`` selects binary cross-entropy with logits: ``(N, 1, H, W)`` logits for
+    binary segmentation (``out_channels=1``) or one-hot targets for ``(N, C, H, W)``. A
+    classification-like ``(N, C)`` prediction with an ``(N,)`` target works too.
+
+    Args:
+        use_sigmoid: Sigmoid (binary) instead of softmax cross-entropy.
+        class_weight: Per-class weights (a list, or a ``.npy``/``.pkl``/``.json`` path); two
+            entries (labels 0 and 1) for a single-channel sigmoid prediction.
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``.
+        loss_weight: Factor of the returned loss.
+        loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
+        avg_non_ignore: Average over the valid pixels only.
+    """
+
+    def __init__(
+        self,
+        use_sigmoid: bool = False,
+        class_weight: Sequence[float] | str | None = None,
+        reduction: str = 'mean',
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_ce',
+        avg_non_ignore: bool = False,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.use_sigmoid = use_sigmoid
+        self.reduction = check_reduction(name, reduction)
+        self.loss_weight = loss_weight
+        self._loss_name = check_loss_name(name, loss_name)
+        self.avg_non_ignore = avg_non_ignore
+        # A buffer follows the module to the GPU; not persistent, so checkpoints keep their keys.
+        self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
+
+    @property
+    def loss_name(self) -> str:
+        """Key of this loss in the loss dict."""
+        return self._loss_name
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
+    ) -> torch.Tensor:
+        """Computes the weighted loss.
+
+        Args:
+            pred: Logits, shape ``(N, C, H, W)`` (or ``(N, C)``).
+            target: Class indices, shape ``(N, H, W)`` (or ``(N,)``).
+            weight: Per-pixel weights, shape of ``target``.
+            ignore_index: Label that contributes nothing.
+
+        Returns:
+            ``loss_weight`` times the loss: a scalar unless ``reduction='none'``.
+        """
+        loss_fn = binary_cross_entropy if self.use_sigmoid else cross_entropy
+        loss = loss_fn(
+            pred,
+            target,
+            class_weight=self.class_weight,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=self.reduction,
+            avg_non_ignore=self.avg_non_ignore,
+        )
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (
+            f'use_sigmoid={self.use_sigmoid}, reduction={self.reduction!r}, loss_weight={self.loss_weight}, '
+            f'loss_name={self.loss_name!r}, avg_non_ignore={self.avg_non_ignore}'
+        )

@@ -1,0 +1,88 @@
+"""Dice loss (Milletari et al., "V-Net", 3DV 2016) with mmseg 0.x semantics."""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from segtools.registry import MODELS
+
+from .functional import dice_loss
+from .utils import check_loss_name, check_reduction, parse_class_weight
+
+
+@MODELS.register_module()
+class DiceLoss(nn.Module):
+    """Per-class Dice loss of softmax probabilities against one-hot labels, averaged over classes.
+
+    Ignored pixels are masked out. See :func:`~.functional.dice_loss`. A single logit
+    channel is a binary sigmoid (background, foreground).
+
+    Args:
+        smooth: Added to numerator and denominator of each class's Dice.
+        exponent: Power of the denominator's terms.
+        class_weight: Per-class weights (a list, or a ``.npy``/``.pkl``/``.json`` path).
+        reduction: Over images: ``'none'``, ``'mean'`` or ``'sum'``.
+        loss_weight: Factor of the returned loss.
+        loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
+    """
+
+    def __init__(
+        self,
+        smooth: float = 1.0,
+        exponent: float = 2.0,
+        class_weight: Sequence[float] | str | None = None,
+        reduction: str = 'mean',
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_dice',
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if smooth < 0:
+            raise ValueError(f'{name}: smooth must be >= 0, got {smooth!r}')
+        if exponent <= 0:
+            raise ValueError(f'{name}: exponent must be > 0, got {exponent!r}')
+        self.smooth = smooth
+        self.exponent = exponent
+        self.reduction = check_reduction(name, reduction)
+        self.loss_weight = loss_weight
+        self._loss_name = check_loss_name(name, loss_name)
+        self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
+
+    @property
+    def loss_name(self) -> str:
+        """Key of this loss in the loss dict."""
+        return self._loss_name
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
+    ) -> torch.Tensor:
+        """Computes the weighted loss.
+
+        Args:
+            pred: Logits, shape ``(N, C, H, W)``.
+            target: Class indices, shape ``(N, H, W)``.
+            weight: Must be ``None``: a per-pixel weight has no meaning for a ratio of sums.
+            ignore_index: Label whose pixels are masked.
+
+        Returns:
+            ``loss_weight`` times the loss: a scalar unless ``reduction='none'`` (shape ``(N,)``).
+        """
+        if weight is not None:
+            raise ValueError(f'{type(self).__name__} does not take a per-pixel weight')
+        loss = dice_loss(
+            pred,
+            target,
+            smooth=self.smooth,
+            exponent=self.exponent,
+            class_weight=self.class_weight,
+            ignore_index=ignore_index,
+            reduction=self.reduction,
+        )
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (
+            f'smooth={self.smooth}, exponent={self.exponent}, reduction={self.reduction!r}, '
+            f'loss_weight={self.loss_weight}, loss_name={self.loss_name!r}'
+        )

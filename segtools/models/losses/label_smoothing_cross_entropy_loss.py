@@ -1,0 +1,80 @@
+"""Label-smoothed cross-entropy loss (PyTorch-Encoding's ``LabelSmoothing``)."""
+
+import torch
+from torch import nn
+
+from segtools.registry import MODELS
+
+from .functional import label_smoothing_cross_entropy
+from .utils import check_loss_name, check_reduction
+
+
+@MODELS.register_module()
+class LabelSmoothingCrossEntropyLoss(nn.Module):
+    """Cross-entropy against labels smoothed towards the uniform distribution.
+
+    From "Rethinking the Inception Architecture for Computer Vision" (Szegedy et al., 2016):
+    ``(1 - smoothing) * NLL + smoothing * mean_c(-log p_c)``; ignored pixels excluded and the
+    mean taken like :class:`CrossEntropyLoss` (equal to it at ``smoothing=0``).
+
+    Args:
+        smoothing: ``epsilon`` in ``[0, 1]``.
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``.
+        loss_weight: Factor of the returned loss.
+        loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
+        avg_non_ignore: Average over the valid pixels only (else over all, like mmseg's CE).
+    """
+
+    def __init__(
+        self,
+        smoothing: float = 0.1,
+        reduction: str = 'mean',
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_ls',
+        avg_non_ignore: bool = False,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if not 0 <= smoothing <= 1:
+            raise ValueError(f'{name}: smoothing must be in [0, 1], got {smoothing!r}')
+        self.smoothing = smoothing
+        self.reduction = check_reduction(name, reduction)
+        self.loss_weight = loss_weight
+        self._loss_name = check_loss_name(name, loss_name)
+        self.avg_non_ignore = avg_non_ignore
+
+    @property
+    def loss_name(self) -> str:
+        """Key of this loss in the loss dict."""
+        return self._loss_name
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
+    ) -> torch.Tensor:
+        """Computes the weighted loss.
+
+        Args:
+            pred: Logits, shape ``(N, C, H, W)`` (or ``(N, C)``).
+            target: Class indices, shape ``(N, H, W)`` (or ``(N,)``).
+            weight: Per-pixel weights, shape of ``target``.
+            ignore_index: Label that contributes nothing.
+
+        Returns:
+            ``loss_weight`` times the loss: a scalar unless ``reduction='none'``.
+        """
+        loss = label_smoothing_cross_entropy(
+            pred,
+            target,
+            smoothing=self.smoothing,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=self.reduction,
+            avg_non_ignore=self.avg_non_ignore,
+        )
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (
+            f'smoothing={self.smoothing}, reduction={self.reduction!r}, loss_weight={self.loss_weight}, '
+            f'loss_name={self.loss_name!r}, avg_non_ignore={self.avg_non_ignore}'
+        )

@@ -1,0 +1,75 @@
+"""Cross-entropy against soft targets, for mixup (PyTorch-Encoding's ``NLLMultiLabelSmooth``)."""
+
+import torch
+from torch import nn
+
+from segtools.registry import MODELS
+
+from .functional import soft_target_cross_entropy
+from .utils import check_loss_name, check_reduction
+
+
+@MODELS.register_module()
+class SoftTargetCrossEntropyLoss(nn.Module):
+    """``-sum_c t_c log p_c`` averaged over samples or pixels.
+
+    The target is soft probabilities shaped like ``pred`` (mixup), or class indices, which
+    are one-hot encoded (ignored pixels contribute nothing), so the same loss serves
+    validation batches with hard labels.
+
+    Args:
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``.
+        loss_weight: Factor of the returned loss.
+        loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
+        avg_non_ignore: Average over the elements whose target is not all zero only.
+    """
+
+    def __init__(
+        self,
+        reduction: str = 'mean',
+        loss_weight: float = 1.0,
+        loss_name: str = 'loss_soft_ce',
+        avg_non_ignore: bool = False,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.reduction = check_reduction(name, reduction)
+        self.loss_weight = loss_weight
+        self._loss_name = check_loss_name(name, loss_name)
+        self.avg_non_ignore = avg_non_ignore
+
+    @property
+    def loss_name(self) -> str:
+        """Key of this loss in the loss dict."""
+        return self._loss_name
+
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
+    ) -> torch.Tensor:
+        """Computes the weighted loss.
+
+        Args:
+            pred: Logits, shape ``(N, C, H, W)`` or ``(N, C)``.
+            target: Probabilities shaped like ``pred``, or class indices, shape ``(N, H, W)``
+                or ``(N,)``.
+            weight: Per-pixel weights, shape ``(N, H, W)`` or ``(N,)``.
+            ignore_index: Label of integer targets that contributes nothing.
+
+        Returns:
+            ``loss_weight`` times the loss: a scalar unless ``reduction='none'``.
+        """
+        loss = soft_target_cross_entropy(
+            pred,
+            target,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=self.reduction,
+            avg_non_ignore=self.avg_non_ignore,
+        )
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (
+            f'reduction={self.reduction!r}, loss_weight={self.loss_weight}, loss_name={self.loss_name!r}, '
+            f'avg_non_ignore={self.avg_non_ignore}'
+        )

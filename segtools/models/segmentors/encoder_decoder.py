@@ -1,0 +1,254 @@
+"""Backbone -> (neck) -> decode head (+ auxiliary heads): the standard segmentor."""
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.utils import to_2tuple
+from torch import nn
+
+from segtools.registry import MODELS
+from segtools.structures import SampleList
+
+from ..utils import add_prefix
+from .base import BaseSegmentor
+from .seg_tta import check_tta_cfg, multi_scale_flip_inference
+
+TEST_MODES = ('whole', 'slide')
+DEFAULT_WINDOW_BATCH = 8
+
+
+def _build(cfg: dict | nn.Module) -> nn.Module:
+    return cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
+
+
+@MODELS.register_module()
+class EncoderDecoder(BaseSegmentor):
+    """Encoder-decoder segmentor (MMSegmentation's contract).
+
+    ``loss`` returns the decode head's losses prefixed ``decode.`` and each
+    auxiliary head's prefixed ``aux.`` (``aux_{i}.`` for a list). ``predict``
+    runs ``test_cfg.mode`` inference, optionally multi-scale + flip
+    (``test_cfg.tta``, see :func:`multi_scale_flip_inference`), and returns
+    samples with ``seg_logits``/``pred_sem_seg`` at ``ori_shape``.
+
+    The heads' ``in_channels`` are checked against the backbone's (or neck's)
+    ``out_channels`` when the model is built, naming the offending config key.
+
+    Args:
+        backbone: Backbone config (or module) declaring ``out_channels``.
+        decode_head: Decode head config (or module).
+        neck: Optional neck config (or module).
+        auxiliary_head: Optional auxiliary head config, or a list of them.
+        train_cfg: Passed to the heads' ``loss``.
+        test_cfg: ``mode`` ``'whole'`` (default) or ``'slide'``; slide takes
+            ``crop_size`` (int or ``(h, w)``), ``stride`` (default 2/3 of the crop,
+            PyTorch-Encoding's convention) and ``window_batch`` (windows per
+            forward, default 8); ``tta=dict(scales=[...], flip=True, ...)``
+            turns on multi-scale + flip inference.
+        data_preprocessor: Preprocessor config (or module); ``SegDataPreProcessor()`` by default.
+        pretrained: Checkpoint of the backbone; becomes its
+            ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(
+        self,
+        backbone: dict | nn.Module,
+        decode_head: dict | nn.Module,
+        neck: dict | nn.Module | None = None,
+        auxiliary_head: dict | nn.Module | Sequence[dict | nn.Module] | None = None,
+        train_cfg: dict | None = None,
+        test_cfg: dict | None = None,
+        data_preprocessor: dict | nn.Module | None = None,
+        pretrained: str | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.train_cfg = train_cfg if train_cfg is not None else {}
+        self.test_cfg = test_cfg if test_cfg is not None else dict(mode='whole')
+        self._check_test_cfg(self.test_cfg)
+
+        self.backbone = _build(self._with_pretrained(backbone, pretrained))
+        features, source = self.backbone, 'backbone'
+        self.neck = None
+        if neck is not None:
+            self.neck = _build(neck)
+            self._check_neck(self.neck, self.backbone)
+            features, source = self.neck, 'neck'
+        available = getattr(features, 'out_channels', None)
+
+        self.decode_head = self._build_head(decode_head, available, source, 'decode_head')
+        self.align_corners = self.decode_head.align_corners
+        self.num_classes = self.decode_head.num_classes
+        self.out_channels = self.decode_head.out_channels
+        self.threshold = self.decode_head.threshold
+
+        self.auxiliary_head = None
+        if isinstance(auxiliary_head, Sequence):
+            self.auxiliary_head = nn.ModuleList(
+                self._build_head(cfg, available, source, f'auxiliary_head[{i}]') for i, cfg in enumerate(auxiliary_head)
+            )
+        elif auxiliary_head is not None:
+            self.auxiliary_head = self._build_head(auxiliary_head, available, source, 'auxiliary_head')
+
+    # ----------------------------------------------------------------- building
+    @staticmethod
+    def _with_pretrained(backbone: dict | nn.Module, pretrained: str | None) -> dict | nn.Module:
+        if pretrained is None:
+            return backbone
+        init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        if isinstance(backbone, nn.Module):
+            if getattr(backbone, 'init_cfg', None):
+                raise ValueError('EncoderDecoder: pretrained is given and the backbone already has an init_cfg')
+            backbone.init_cfg = init_cfg
+            return backbone
+        clash = [key for key in ('pretrained', 'init_cfg') if backbone.get(key)]
+        if clash:
+            raise ValueError(f'EncoderDecoder: pretrained is given and so is backbone.{clash[0]}; keep one')
+        return {**backbone, 'init_cfg': init_cfg}
+
+    @staticmethod
+    def _check_test_cfg(test_cfg: dict) -> None:
+        mode = test_cfg.get('mode', 'whole')
+        if mode not in TEST_MODES:
+            raise ValueError(f'EncoderDecoder: unknown test_cfg.mode {mode!r}; expected one of {TEST_MODES}')
+        if mode == 'slide':
+            EncoderDecoder._slide_params(test_cfg)
+        if test_cfg.get('tta') is not None:
+            check_tta_cfg(test_cfg['tta'])
+
+    @staticmethod
+    def _slide_params(test_cfg: dict) -> tuple[tuple[int, int], tuple[int, int], int]:
+        """``(crop_h, crop_w), (stride_h, stride_w), window_batch`` of slide inference, checked."""
+        if test_cfg.get('crop_size') is None:
+            raise ValueError("EncoderDecoder: test_cfg.mode='slide' needs test_cfg.crop_size")
+        crop = tuple(to_2tuple(test_cfg['crop_size']))
+        # PyTorch-Encoding's MultiEvalModule slides by 2/3 of the crop.
+        stride = tuple(to_2tuple(test_cfg.get('stride', tuple(max(1, c * 2 // 3) for c in crop))))
+        window_batch = test_cfg.get('window_batch', DEFAULT_WINDOW_BATCH)
+        values = (*crop, *stride, window_batch)
+        if len(crop) != 2 or len(stride) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
+            raise ValueError(
+                'EncoderDecoder: test_cfg.crop_size and test_cfg.stride must be positive ints or (h, w) pairs and '
+                f'test_cfg.window_batch a positive int, got crop_size={test_cfg["crop_size"]!r}, '
+                f'stride={test_cfg.get("stride")!r}, window_batch={window_batch!r}'
+            )
+        return crop, stride, window_batch
+
+    @staticmethod
+    def _check_neck(neck: nn.Module, backbone: nn.Module) -> None:
+        expected, given = getattr(backbone, 'out_channels', None), getattr(neck, 'in_channels', None)
+        if expected is None or given is None:
+            return
+        given = (given,) if isinstance(given, int) else tuple(given)
+        if given != tuple(expected):
+            raise ValueError(
+                f'neck.in_channels={list(given)} does not match the backbone: its out_channels are '
+                f'{list(expected)}; set neck.in_channels={list(expected)}'
+            )
+
+    @staticmethod
+    def _build_head(cfg: dict | nn.Module, available: Sequence[int] | None, source: str, key: str) -> nn.Module:
+        head = _build(cfg)
+        if available is not None and hasattr(head, 'check_in_channels'):
+            head.check_in_channels(tuple(available), source, key)
+        return head
+
+    @property
+    def with_neck(self) -> bool:
+        return self.neck is not None
+
+    @property
+    def with_auxiliary_head(self) -> bool:
+        return self.auxiliary_head is not None
+
+    # ------------------------------------------------------------------ forward
+    def extract_feat(self, inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Images ``(N, C, H, W)`` -> backbone (then neck) features."""
+        x = self.backbone(inputs)
+        return self.neck(x) if self.with_neck else x
+
+    def encode_decode(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """Images ``(N, C, H, W)`` -> decode-head logits ``(N, K, H, W)`` at the input size."""
+        # The head resizes to pad_shape; make it the size of what it is given
+        # (a slide window or a rescaled view), on copies, never the caller's metas.
+        size = tuple(inputs.shape[2:])
+        metas = [{**meta, 'img_shape': size, 'pad_shape': size} for meta in batch_img_metas]
+        return self.decode_head.predict(self.extract_feat(inputs), metas, self.test_cfg)
+
+    def _forward(self, inputs: torch.Tensor, data_samples: SampleList | None = None) -> torch.Tensor:
+        """Raw decode-head logits ``(N, K, H', W')`` at the head's resolution."""
+        return self.decode_head.forward(self.extract_feat(inputs))
+
+    def loss(self, inputs: torch.Tensor, data_samples: SampleList) -> dict:
+        """Losses of the decode head (``decode.*``) and auxiliary heads (``aux.*`` / ``aux_{i}.*``)."""
+        x = self.extract_feat(inputs)
+        losses = add_prefix(self.decode_head.loss(x, data_samples, self.train_cfg), 'decode')
+        if isinstance(self.auxiliary_head, nn.ModuleList):
+            for i, head in enumerate(self.auxiliary_head):
+                losses.update(add_prefix(head.loss(x, data_samples, self.train_cfg), f'aux_{i}'))
+        elif self.with_auxiliary_head:
+            losses.update(add_prefix(self.auxiliary_head.loss(x, data_samples, self.train_cfg), 'aux'))
+        return losses
+
+    def predict(self, inputs: torch.Tensor, data_samples: SampleList | None = None) -> SampleList:
+        """Inference and post-processing; see :meth:`BaseSegmentor.postprocess_result`."""
+        metas = self.batch_img_metas(inputs, data_samples)
+        return self.postprocess_result(self.inference(inputs, metas), data_samples)
+
+    # ---------------------------------------------------------------- inference
+    def inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """Logits ``(N, K, H, W)`` at the (padded) input size, by ``test_cfg.mode`` (and ``tta``)."""
+        self._check_test_cfg(self.test_cfg)
+        tta = self.test_cfg.get('tta')
+        if tta is not None:
+            return multi_scale_flip_inference(
+                self.single_scale_inference, inputs, batch_img_metas, align_corners=self.align_corners, **tta
+            )
+        return self.single_scale_inference(inputs, batch_img_metas)
+
+    def single_scale_inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """Whole or slide inference of ``inputs`` as they are."""
+        if self.test_cfg.get('mode', 'whole') == 'slide':
+            return self.slide_inference(inputs, batch_img_metas)
+        return self.whole_inference(inputs, batch_img_metas)
+
+    def whole_inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """One forward of the whole batch; logits ``(N, K, H, W)``."""
+        return self.encode_decode(inputs, batch_img_metas)
+
+    def slide_inference(self, inputs: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
+        """Sliding-window inference; logits ``(N, K, H, W)``.
+
+        Images smaller than ``crop_size`` are padded with 0 (the mean colour after
+        normalisation) so that every window has the crop size; the windows of all
+        images go through the network ``window_batch`` at a time; logits are summed
+        into a full-size buffer (chunk by chunk, so only one chunk of window logits
+        is alive) and divided by how many windows cover each pixel.
+        """
+        (crop_h, crop_w), (stride_h, stride_w), window_batch = self._slide_params(self.test_cfg)
+        batch, _, height, width = inputs.shape
+        padded = F.pad(inputs, (0, max(crop_w - width, 0), 0, max(crop_h - height, 0)))
+        pad_h, pad_w = padded.shape[2:]
+
+        # Window corners: a regular grid whose last row/column is moved back to touch the border.
+        rows = [min(i * stride_h, pad_h - crop_h) for i in range(math.ceil(max(pad_h - crop_h, 0) / stride_h) + 1)]
+        cols = [min(j * stride_w, pad_w - crop_w) for j in range(math.ceil(max(pad_w - crop_w, 0) / stride_w) + 1)]
+        corners = [(y, x) for y in rows for x in cols]
+
+        total = None
+        for start in range(0, len(corners), window_batch):
+            group = corners[start : start + window_batch]
+            crops = torch.cat([padded[:, :, y : y + crop_h, x : x + crop_w] for y, x in group])  # (G*N, C, h, w)
+            logits = self.encode_decode(crops, list(batch_img_metas) * len(group))
+            logits = logits.reshape(len(group), batch, -1, crop_h, crop_w)
+            if total is None:
+                total = logits.new_zeros((batch, logits.shape[2], pad_h, pad_w))
+            for (y, x), window_logits in zip(group, logits, strict=True):
+                total[:, :, y : y + crop_h, x : x + crop_w] += window_logits
+        count = padded.new_zeros((1, 1, pad_h, pad_w))
+        for y, x in corners:
+            count[:, :, y : y + crop_h, x : x + crop_w] += 1
+        return (total / count)[:, :, :height, :width]

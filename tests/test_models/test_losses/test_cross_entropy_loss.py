@@ -1,0 +1,213 @@
+"""Tests of CrossEntropyLoss (softmax and sigmoid) and its class_weight parsing."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from segtools.models.losses.cross_entropy_loss import CrossEntropyLoss
+
+IGNORE = 255
+CLASS_WEIGHT = [0.5, 1.0, 2.0, 1.5]
+
+
+def make_batch(num_classes: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits (2, C, 3, 5) in float64 and labels with a few ignored pixels."""
+    generator = torch.Generator().manual_seed(seed)
+    pred = torch.randn(2, num_classes, 3, 5, generator=generator, dtype=torch.float64)
+    target = torch.randint(0, num_classes, (2, 3, 5), generator=generator)
+    target[0, 0, :3] = IGNORE
+    target[1, 2, 4] = IGNORE
+    return pred, target
+
+
+def softmax_ce_loop(pred, target, class_weight=None):
+    """Per-pixel ``-w_y log softmax_y`` (0 where ignored) and the sum of the valid pixels' weights."""
+    N, _, H, W = pred.shape
+    losses = torch.zeros(N, H, W, dtype=torch.float64)
+    weight_sum = 0.0
+    for n in range(N):
+        for h in range(H):
+            for w in range(W):
+                y = int(target[n, h, w])
+                if y == IGNORE:
+                    continue
+                logits = pred[n, :, h, w].tolist()
+                log_sum_exp = math.log(sum(math.exp(v) for v in logits))
+                cw = 1.0 if class_weight is None else class_weight[y]
+                losses[n, h, w] = cw * (log_sum_exp - logits[y])
+                weight_sum += cw
+    return losses, weight_sum
+
+
+def bce(logit: float, label: float) -> float:
+    p = 1 / (1 + math.exp(-logit))
+    return -(label * math.log(p) + (1 - label) * math.log(1 - p))
+
+
+@pytest.mark.parametrize('class_weight', [None, CLASS_WEIGHT])
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_softmax_mean_matches_loop(class_weight, avg_non_ignore):
+    pred, target = make_batch()
+    losses, weight_sum = softmax_ce_loop(pred, target, class_weight)
+    # mmseg's default divides by every pixel, ignored ones included.
+    expected = losses.sum() / (weight_sum if avg_non_ignore else target.numel())
+    loss = CrossEntropyLoss(class_weight=class_weight, avg_non_ignore=avg_non_ignore)(pred, target)
+    torch.testing.assert_close(loss, expected)
+
+
+@pytest.mark.parametrize('class_weight', [None, CLASS_WEIGHT])
+def test_avg_non_ignore_equals_torch(class_weight):
+    pred, target = make_batch()
+    weight = None if class_weight is None else torch.tensor(class_weight, dtype=torch.float64)
+    expected = F.cross_entropy(pred, target, weight=weight, ignore_index=IGNORE)
+    loss = CrossEntropyLoss(class_weight=class_weight, avg_non_ignore=True)(pred, target)
+    torch.testing.assert_close(loss, expected)
+
+
+def test_reductions_and_loss_weight():
+    pred, target = make_batch()
+    losses, _ = softmax_ce_loop(pred, target)
+    torch.testing.assert_close(CrossEntropyLoss(reduction='none')(pred, target), losses)
+    torch.testing.assert_close(CrossEntropyLoss(reduction='sum', loss_weight=0.4)(pred, target), 0.4 * losses.sum())
+
+
+def test_pixel_weight_multiplies_the_elementwise_loss():
+    pred, target = make_batch()
+    weight = torch.rand(target.shape, dtype=torch.float64)
+    losses, _ = softmax_ce_loop(pred, target)
+    loss = CrossEntropyLoss(reduction='sum')(pred, target, weight=weight)
+    torch.testing.assert_close(loss, (losses * weight).sum())
+    with pytest.raises(ValueError, match='weight must have shape'):
+        CrossEntropyLoss()(pred, target, weight=weight[0])
+
+
+def test_custom_ignore_index():
+    pred, target = make_batch()
+    target[target == IGNORE] = 0
+    relabelled = target.clone()
+    relabelled[target == 3] = IGNORE
+    expected = CrossEntropyLoss()(pred, relabelled)
+    torch.testing.assert_close(CrossEntropyLoss()(pred, target, ignore_index=3), expected)
+
+
+@pytest.mark.parametrize('use_sigmoid', [False, True])
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_all_ignored_gives_zero_with_gradient(use_sigmoid, avg_non_ignore):
+    pred = torch.randn(1, 3, 2, 2, requires_grad=True)
+    target = torch.full((1, 2, 2), IGNORE)
+    loss = CrossEntropyLoss(use_sigmoid=use_sigmoid, avg_non_ignore=avg_non_ignore)(pred, target)
+    assert loss.item() == 0
+    loss.backward()
+    assert torch.equal(pred.grad, torch.zeros_like(pred))
+
+
+@pytest.mark.parametrize('class_weight', [None, [0.3, 2.0]])
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_sigmoid_binary_matches_loop(class_weight, avg_non_ignore):
+    pred, target = make_batch(num_classes=2)
+    pred = pred[:, :1]
+    total, weight_sum = 0.0, 0.0
+    for logit, label in zip(pred.flatten().tolist(), target.flatten().tolist(), strict=True):
+        if label == IGNORE:
+            continue
+        cw = 1.0 if class_weight is None else class_weight[label]
+        total += cw * bce(logit, label)
+        weight_sum += cw
+    expected = total / (weight_sum if avg_non_ignore else target.numel())
+    loss = CrossEntropyLoss(use_sigmoid=True, class_weight=class_weight, avg_non_ignore=avg_non_ignore)(pred, target)
+    torch.testing.assert_close(loss, torch.tensor(expected, dtype=torch.float64))
+
+
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_sigmoid_one_hot_matches_loop(avg_non_ignore):
+    pred, target = make_batch()
+    N, C, H, W = pred.shape
+    total, count = 0.0, 0
+    for n in range(N):
+        for h in range(H):
+            for w in range(W):
+                y = int(target[n, h, w])
+                if y == IGNORE:
+                    continue
+                for c in range(C):
+                    total += CLASS_WEIGHT[c] * bce(float(pred[n, c, h, w]), float(c == y))
+                    count += CLASS_WEIGHT[c]
+    expected = total / (count if avg_non_ignore else pred.numel())
+    loss = CrossEntropyLoss(use_sigmoid=True, class_weight=CLASS_WEIGHT, avg_non_ignore=avg_non_ignore)(pred, target)
+    torch.testing.assert_close(loss, torch.tensor(expected, dtype=torch.float64))
+
+
+def test_sigmoid_reduction_none_shapes():
+    pred, target = make_batch()
+    assert CrossEntropyLoss(use_sigmoid=True, reduction='none')(pred, target).shape == pred.shape
+    assert CrossEntropyLoss(use_sigmoid=True, reduction='none')(pred[:, :1], target.clamp(max=1)).shape == target.shape
+
+
+def test_classification_like_input():
+    pred = torch.randn(6, 5, dtype=torch.float64)
+    target = torch.tensor([0, 4, 2, 2, 1, 3])
+    torch.testing.assert_close(CrossEntropyLoss()(pred, target), F.cross_entropy(pred, target))
+
+
+@pytest.mark.parametrize('suffix', ['.npy', '.pkl'])
+def test_class_weight_from_file(tmp_path, suffix):
+    path = tmp_path / f'weights{suffix}'
+    if suffix == '.npy':
+        np.save(path, np.array(CLASS_WEIGHT))
+    else:
+        path.write_bytes(pickle.dumps(CLASS_WEIGHT))
+    pred, target = make_batch()
+    from_file = CrossEntropyLoss(class_weight=str(path))(pred, target)
+    torch.testing.assert_close(from_file, CrossEntropyLoss(class_weight=CLASS_WEIGHT)(pred, target))
+
+
+def test_class_weight_is_a_buffer_outside_the_state_dict():
+    loss = CrossEntropyLoss(class_weight=CLASS_WEIGHT)
+    assert 'class_weight' in dict(loss.named_buffers())
+    assert 'class_weight' not in loss.state_dict()
+    assert loss.double().class_weight.dtype == torch.float64
+
+
+def test_loss_name():
+    assert CrossEntropyLoss().loss_name == 'loss_ce'
+    assert CrossEntropyLoss(loss_name='loss_aux').loss_name == 'loss_aux'
+
+
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(class_weight=['a', 'b']), 'class_weight'),
+        (dict(class_weight=[[1.0, 2.0]]), 'class_weight'),
+        (dict(class_weight=[1.0, -1.0]), 'class_weight'),
+        (dict(class_weight=[]), 'class_weight'),
+        (dict(class_weight='weights.txt'), 'class_weight'),
+        (dict(class_weight='/does/not/exist.npy'), 'class_weight'),
+        (dict(reduction='avg'), 'reduction'),
+        (dict(loss_name='ce'), 'loss_name'),
+    ],
+)
+def test_bad_constructor_args(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CrossEntropyLoss(**kwargs)
+
+
+def test_misspelt_key_raises_type_error():
+    with pytest.raises(TypeError, match='avg_non_ignored'):
+        CrossEntropyLoss(avg_non_ignored=True)
+
+
+@pytest.mark.parametrize('use_sigmoid', [False, True])
+def test_class_weight_of_wrong_length(use_sigmoid):
+    pred, target = make_batch()
+    with pytest.raises(ValueError, match='class_weight'):
+        CrossEntropyLoss(use_sigmoid=use_sigmoid, class_weight=[1.0, 2.0, 3.0])(pred, target)
+
+
+def test_target_of_wrong_shape():
+    pred, target = make_batch()
+    with pytest.raises(ValueError, match='target must have shape'):
+        CrossEntropyLoss()(pred, target[:, :2])
