@@ -1,5 +1,6 @@
 """Backbone -> (neck) -> decode head (+ auxiliary heads): the standard segmentor."""
 
+import inspect
 import math
 from collections.abc import Sequence
 
@@ -74,7 +75,7 @@ class EncoderDecoder(BaseSegmentor):
         features, source = self.backbone, 'backbone'
         self.neck = None
         if neck is not None:
-            self.neck = _build(neck)
+            self.neck = _build(self._with_in_strides(neck, self.backbone))
             self._check_neck(self.neck, self.backbone)
             features, source = self.neck, 'neck'
         available = getattr(features, 'out_channels', None)
@@ -94,6 +95,21 @@ class EncoderDecoder(BaseSegmentor):
             self.auxiliary_head = self._build_head(auxiliary_head, available, source, 'auxiliary_head')
 
     # ----------------------------------------------------------------- building
+    @staticmethod
+    def _with_in_strides(neck: dict | nn.Module, backbone: nn.Module) -> dict | nn.Module:
+        """Fills a neck config's ``in_strides`` from the backbone's ``out_strides``.
+
+        Necks that take ``in_strides`` otherwise assume a plain 2x pyramid, which is
+        wrong for dilated backbones (output stride 8 or 16).
+        """
+        strides = getattr(backbone, 'out_strides', None)
+        if not isinstance(neck, dict) or 'in_strides' in neck or strides is None:
+            return neck
+        neck_cls = neck['type'] if isinstance(neck['type'], type) else MODELS.get(neck['type'])
+        if neck_cls is None or 'in_strides' not in inspect.signature(neck_cls).parameters:
+            return neck
+        return {**neck, 'in_strides': tuple(strides)}
+
     @staticmethod
     def _with_pretrained(backbone: dict | nn.Module, pretrained: str | None) -> dict | nn.Module:
         if pretrained is None:
