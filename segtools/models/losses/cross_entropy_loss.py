@@ -3,16 +3,16 @@
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from segtools.registry import MODELS
 
+from .base_loss import BaseLoss
 from .functional import binary_cross_entropy, cross_entropy
-from .utils import check_loss_name, check_reduction, parse_class_weight
+from .utils import parse_class_weight
 
 
 @MODELS.register_module()
-class CrossEntropyLoss(nn.Module):
+class CrossEntropyLoss(BaseLoss):
     """Pixel-wise cross-entropy, softmax over classes or a sigmoid per channel.
 
     By default (``avg_non_ignore=False``, like MMSegmentation) the mean divides by all
@@ -41,20 +41,12 @@ class CrossEntropyLoss(nn.Module):
         loss_name: str = 'loss_ce',
         avg_non_ignore: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name, reduction)
         name = type(self).__name__
         self.use_sigmoid = use_sigmoid
-        self.reduction = check_reduction(name, reduction)
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(name, loss_name)
         self.avg_non_ignore = avg_non_ignore
         # A buffer follows the module to the GPU; not persistent, so checkpoints keep their keys.
         self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255

@@ -3,16 +3,16 @@
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from segtools.registry import MODELS
 
+from .base_loss import BaseLoss
 from .functional import dice_loss
-from .utils import check_loss_name, check_reduction, parse_class_weight
+from .utils import parse_class_weight
 
 
 @MODELS.register_module()
-class DiceLoss(nn.Module):
+class DiceLoss(BaseLoss):
     """Per-class Dice loss of softmax probabilities against one-hot labels, averaged over classes.
 
     Ignored pixels are masked out. See :func:`~.functional.dice_loss`. A single logit
@@ -36,7 +36,7 @@ class DiceLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_dice',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name, reduction)
         name = type(self).__name__
         if smooth < 0:
             raise ValueError(f'{name}: smooth must be >= 0, got {smooth!r}')
@@ -44,15 +44,7 @@ class DiceLoss(nn.Module):
             raise ValueError(f'{name}: exponent must be > 0, got {exponent!r}')
         self.smooth = smooth
         self.exponent = exponent
-        self.reduction = check_reduction(name, reduction)
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(name, loss_name)
         self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255

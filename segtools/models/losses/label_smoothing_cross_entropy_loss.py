@@ -1,16 +1,15 @@
 """Label-smoothed cross-entropy loss (PyTorch-Encoding's ``LabelSmoothing``)."""
 
 import torch
-from torch import nn
 
 from segtools.registry import MODELS
 
+from .base_loss import BaseLoss
 from .functional import label_smoothing_cross_entropy
-from .utils import check_loss_name, check_reduction
 
 
 @MODELS.register_module()
-class LabelSmoothingCrossEntropyLoss(nn.Module):
+class LabelSmoothingCrossEntropyLoss(BaseLoss):
     """Cross-entropy against labels smoothed towards the uniform distribution.
 
     From "Rethinking the Inception Architecture for Computer Vision" (Szegedy et al., 2016):
@@ -33,20 +32,12 @@ class LabelSmoothingCrossEntropyLoss(nn.Module):
         loss_name: str = 'loss_ls',
         avg_non_ignore: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name, reduction)
         name = type(self).__name__
         if not 0 <= smoothing <= 1:
             raise ValueError(f'{name}: smoothing must be in [0, 1], got {smoothing!r}')
         self.smoothing = smoothing
-        self.reduction = check_reduction(name, reduction)
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(name, loss_name)
         self.avg_non_ignore = avg_non_ignore
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255

@@ -3,18 +3,18 @@
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from segtools.registry import MODELS
 
+from .base_loss import BaseLoss
 from .lovasz import lovasz_hinge, lovasz_softmax
-from .utils import check_loss_name, check_reduction, parse_class_weight
+from .utils import parse_class_weight
 
 LOSS_TYPES = ('multi_class', 'binary')
 
 
 @MODELS.register_module()
-class LovaszLoss(nn.Module):
+class LovaszLoss(BaseLoss):
     """Lovasz-softmax (``'multi_class'``) or Lovasz hinge (``'binary'``) loss; ignored pixels dropped.
 
     Args:
@@ -39,7 +39,7 @@ class LovaszLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_lovasz',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name, reduction)
         name = type(self).__name__
         if loss_type not in LOSS_TYPES:
             raise ValueError(f'{name}: loss_type must be one of {LOSS_TYPES}, got {loss_type!r}')
@@ -55,15 +55,7 @@ class LovaszLoss(nn.Module):
         self.loss_type = loss_type
         self.classes = classes
         self.per_image = per_image
-        self.reduction = check_reduction(name, reduction)
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(name, loss_name)
         self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255

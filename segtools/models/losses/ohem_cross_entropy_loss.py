@@ -3,16 +3,16 @@
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from segtools.registry import MODELS
 
+from .base_loss import BaseLoss
 from .functional import ohem_cross_entropy
-from .utils import check_loss_name, parse_class_weight
+from .utils import parse_class_weight
 
 
 @MODELS.register_module()
-class OhemCrossEntropyLoss(nn.Module):
+class OhemCrossEntropyLoss(BaseLoss):
     """Online hard example mining cross-entropy.
 
     Keeps the valid pixels of the batch whose probability of their true class is below
@@ -35,7 +35,7 @@ class OhemCrossEntropyLoss(nn.Module):
         loss_weight: float = 1.0,
         loss_name: str = 'loss_ohem',
     ) -> None:
-        super().__init__()
+        super().__init__(loss_weight, loss_name)
         name = type(self).__name__
         if not 0 < thresh <= 1:
             raise ValueError(f'{name}: thresh must be in (0, 1], got {thresh!r}')
@@ -43,14 +43,7 @@ class OhemCrossEntropyLoss(nn.Module):
             raise ValueError(f'{name}: min_kept must be an int >= 0, got {min_kept!r}')
         self.thresh = thresh
         self.min_kept = min_kept
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(name, loss_name)
         self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255

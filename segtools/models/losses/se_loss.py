@@ -2,11 +2,10 @@
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from segtools.registry import MODELS
 
-from .utils import check_loss_name
+from .base_loss import BaseLoss
 
 
 def class_presence(seg_label: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
@@ -54,7 +53,7 @@ def se_loss(se_logits: torch.Tensor, seg_label: torch.Tensor, *, ignore_index: i
 
 
 @MODELS.register_module()
-class SELoss(nn.Module):
+class SELoss(BaseLoss):
     """Binary cross-entropy between per-image class-presence logits and the classes present.
 
     From "Context Encoding for Semantic Segmentation" (Zhang et al., CVPR 2018): the
@@ -68,14 +67,7 @@ class SELoss(nn.Module):
     """
 
     def __init__(self, loss_weight: float = 0.2, loss_name: str = 'loss_se') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(type(self).__name__, loss_name)
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(self, se_logits: torch.Tensor, seg_label: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
         """Computes the weighted loss.

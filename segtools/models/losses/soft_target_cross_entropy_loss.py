@@ -1,16 +1,15 @@
 """Cross-entropy against soft targets, for mixup (PyTorch-Encoding's ``NLLMultiLabelSmooth``)."""
 
 import torch
-from torch import nn
 
 from segtools.registry import MODELS
 
+from .base_loss import BaseLoss
 from .functional import soft_target_cross_entropy
-from .utils import check_loss_name, check_reduction
 
 
 @MODELS.register_module()
-class SoftTargetCrossEntropyLoss(nn.Module):
+class SoftTargetCrossEntropyLoss(BaseLoss):
     """``-sum_c t_c log p_c`` averaged over samples or pixels.
 
     The target is soft probabilities shaped like ``pred`` (mixup), or class indices, which
@@ -31,17 +30,8 @@ class SoftTargetCrossEntropyLoss(nn.Module):
         loss_name: str = 'loss_soft_ce',
         avg_non_ignore: bool = False,
     ) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self.reduction = check_reduction(name, reduction)
-        self.loss_weight = loss_weight
-        self._loss_name = check_loss_name(name, loss_name)
+        super().__init__(loss_weight, loss_name, reduction)
         self.avg_non_ignore = avg_non_ignore
-
-    @property
-    def loss_name(self) -> str:
-        """Key of this loss in the loss dict."""
-        return self._loss_name
 
     def forward(
         self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255

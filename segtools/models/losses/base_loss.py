@@ -1,0 +1,29 @@
+"""What every registered loss shares: ``loss_weight`` and a validated ``loss_name``."""
+
+from torch import nn
+
+from .utils import check_loss_name, check_reduction
+
+
+class BaseLoss(nn.Module):
+    """Holds ``loss_weight``, ``loss_name`` and (when the loss has one) ``reduction``.
+
+    Args:
+        loss_weight: Factor applied to the loss value.
+        loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
+        reduction: ``'none'``, ``'mean'`` or ``'sum'``; ``None`` for losses that
+            always return a scalar.
+    """
+
+    def __init__(self, loss_weight: float, loss_name: str, reduction: str | None = None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.loss_weight = loss_weight
+        self._loss_name = check_loss_name(owner, loss_name)
+        if reduction is not None:
+            self.reduction = check_reduction(owner, reduction)
+
+    @property
+    def loss_name(self) -> str:
+        """Key of this loss in the loss dict."""
+        return self._loss_name
