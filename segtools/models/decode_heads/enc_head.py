@@ -7,7 +7,7 @@ from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.layers.enc_module import EncModule
-from segtools.models.utils import resize
+from segtools.models.layers.lateral_fuse import LateralFusion
 from segtools.registry import MODELS
 from segtools.structures import SampleList
 
@@ -31,9 +31,8 @@ class EncHead(BaseDecodeHead):
         channels: Channels of the encoded feature.
         num_codes: Codewords of the Encoding layer.
         use_se_loss: Predict the classes present and add ``loss_se``.
-        add_lateral: Fuse the other inputs in: a 1x1 ConvModule each, upsampled to the last
-            input's size and concatenated with it, then a 3x3 ConvModule (PyTorch-Encoding's
-            ``lateral``, used on Pascal datasets).
+        add_lateral: Fuse the other inputs into the bottleneck's output with
+            :class:`LateralFusion` (PyTorch-Encoding's ``lateral``, used on Pascal datasets).
         loss_se_decode: Config of the SE loss, called as ``loss(se_logits, seg_label,
             ignore_index=...)``.
         **kwargs: :class:`BaseDecodeHead` arguments (``in_index`` a sequence).
@@ -59,11 +58,11 @@ class EncHead(BaseDecodeHead):
             raise ValueError('EncHead: norm_cfg is required (EncModule normalises the codes with it)')
         common = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
         self.bottleneck = ConvModule(self.in_channels[-1], self.channels, 3, padding=1, **common)
-        self.lateral_convs = None
-        if add_lateral:
-            self.lateral_convs = nn.ModuleList(ConvModule(c, self.channels, 1, **common) for c in self.in_channels[:-1])
-            fused = len(self.in_channels) * self.channels
-            self.fusion = ConvModule(fused, self.channels, 3, padding=1, **common)
+        self.lateral_fuse = (
+            LateralFusion(self.in_channels[:-1], self.channels, align_corners=self.align_corners, **common)
+            if add_lateral
+            else None
+        )
         self.enc_module = EncModule(self.channels, num_codes, **common)
         self.se_layer = nn.Linear(self.channels, self.num_classes) if use_se_loss else None
         self.loss_se_decode = MODELS.build(loss_se_decode) if use_se_loss else None
@@ -72,13 +71,8 @@ class EncHead(BaseDecodeHead):
         """Seg logits ``(N, out_channels, H, W)`` and SE logits ``(N, num_classes)`` (or ``None``)."""
         inputs = self._transform_inputs(inputs)
         feat = self.bottleneck(inputs[-1])
-        if self.lateral_convs is not None:
-            size = feat.shape[2:]
-            laterals = [
-                resize(conv(x), size, align_corners=self.align_corners)
-                for conv, x in zip(self.lateral_convs, inputs[:-1], strict=True)
-            ]
-            feat = self.fusion(torch.cat([feat, *laterals], dim=1))
+        if self.lateral_fuse is not None:
+            feat = self.lateral_fuse(feat, inputs[:-1])
         feat, context = self.enc_module(feat)
         se_logits = self.se_layer(context) if self.se_layer is not None else None
         return self.cls_seg(feat), se_logits

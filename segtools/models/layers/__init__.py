@@ -8,6 +8,7 @@ from .drop_block import DropBlock2D, reset_dropblock
 from .enc_module import EncModule
 from .encoding import Encoding, EncodingDrop
 from .fpn_fuse import FPNFusion
+from .lateral_fuse import LateralFusion
 from .pam_cam import CAM, PAM
 from .ppm import ImagePooling, PyramidPoolingModule
 from .res_layer import BasicBlock, Bottleneck, ResLayer
@@ -35,6 +36,7 @@ __all__ = [
     'EncodingDrop',
     'FPNFusion',
     'ImagePooling',
+    'LateralFusion',
     'MixtureOfSoftMaxACF',
     'PAM',
     'PyramidPoolingModule',

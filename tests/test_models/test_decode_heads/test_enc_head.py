@@ -40,9 +40,23 @@ def test_without_se_loss(feats, build_head, make_samples):
 
 def test_lateral(feats, build_head):
     head = build_head(dict(BASE, add_lateral=True))
-    assert [conv.conv.in_channels for conv in head.lateral_convs] == [8, 12]
-    assert head.fusion.conv.in_channels == 3 * 8
+    assert [conv.conv.in_channels for conv in head.lateral_fuse.lateral_convs] == [8, 12]
+    assert head.lateral_fuse.fusion.conv.in_channels == 3 * 8
     assert head(feats).shape == (2, 3, 4, 4)
+
+
+def test_no_lateral_by_default(build_head):
+    assert build_head(BASE).lateral_fuse is None
+
+
+def test_lateral_gradients_reach_the_lateral_convs(feats, build_head, make_samples):
+    head = build_head(dict(BASE, add_lateral=True))
+    losses = head.loss(feats, make_samples(), {})
+    sum(value for key, value in losses.items() if key.startswith('loss_')).backward()
+    convs = [m.conv for m in [*head.lateral_fuse.lateral_convs, head.lateral_fuse.fusion]]
+    assert len(convs) == 3
+    for conv in convs:
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
 
 
 def test_lateral_brings_finer_levels_to_the_last_size(feats, build_head):
