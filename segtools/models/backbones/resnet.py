@@ -13,8 +13,8 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from segtools.models.backbones.utils import check_frozen_stages, freeze_stages, set_norm_eval
 from segtools.models.layers.res_layer import BasicBlock, Bottleneck, ResLayer
 from segtools.models.layers.rf_conv import RFConv2d
 from segtools.registry import MODELS
@@ -50,7 +50,8 @@ class ResNet(BaseModule):
         deep_stem: Three 3x3 convs instead of the 7x7 conv (ResNet-C).
         avg_down: Average-pool shortcut projections (ResNet-D).
         frozen_stages: Freeze the stem (0) and stages ``1..frozen_stages``
-            (parameters without gradients, norms in eval mode); -1 for none.
+            (parameters without gradients, modules in eval mode, also after
+            ``train()``); -1 for none, at most ``num_stages``.
         conv_cfg: Conv config.
         norm_cfg: Norm config.
         norm_eval: Keep every batch norm in eval mode (frozen statistics) in
@@ -141,6 +142,7 @@ class ResNet(BaseModule):
             )
         if not out_indices or any(not 0 <= i < num_stages for i in out_indices):
             raise ValueError(f'{name}: out_indices {tuple(out_indices)} must be non-empty and in 0..{num_stages - 1}')
+        check_frozen_stages(name, frozen_stages, num_stages)
         block, stage_blocks = self.arch_settings[depth]
         stage_blocks = stage_blocks[:num_stages]
         bottleneck_only = dict(
@@ -238,14 +240,8 @@ class ResNet(BaseModule):
         return getattr(self, self.norm1_name)
 
     def _freeze_stages(self) -> None:
-        frozen: list[nn.Module] = []
-        if self.frozen_stages >= 0:
-            frozen += [self.stem] if self.deep_stem else [self.conv1, self.norm1]
-        frozen += [getattr(self, name) for name in self.res_layers[: max(self.frozen_stages, 0)]]
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        stem = [self.stem] if self.deep_stem else [self.conv1, self.norm1]
+        freeze_stages([stem] + [[getattr(self, name)] for name in self.res_layers], self.frozen_stages)
 
     def init_weights(self) -> None:
         """Applies ``init_cfg``, then zero-initialises the residual norms unless pretrained."""
@@ -288,7 +284,5 @@ class ResNet(BaseModule):
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            set_norm_eval(self)
         return self

@@ -15,6 +15,7 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 
+from segtools.models.backbones.utils import check_frozen_stages, freeze_stages, set_norm_eval
 from segtools.registry import MODELS
 
 # Channels inside the blocks of the six stages (mod2..mod7): two widths make a block of
@@ -154,6 +155,12 @@ class WideResNet(BaseModule):
             last two by default).
         output_stride: 8, 16 or 32.
         out_indices: Stages whose outputs are returned, in increasing order.
+        frozen_stages: Freeze the stem ``mod1`` (0) and stages ``1..frozen_stages``
+            (stage ``k`` is ``mod{k + 1}``; the last also owns ``bn_out``):
+            parameters without gradients, modules in eval mode, also after
+            ``train()``; -1 for none, at most 6.
+        norm_eval: Keep every batch norm in eval mode (frozen running statistics)
+            in ``train()``.
         conv_cfg: Conv config.
         norm_cfg: Norm config. The default is in-place ABN (needs the segtools
             scope, where 'SyncBN' is segtools' SyncBatchNorm).
@@ -164,7 +171,8 @@ class WideResNet(BaseModule):
 
     Raises:
         ValueError: On an unknown ``depth``/``output_stride``, malformed widths or
-            indices, or a norm without activation while ``act_cfg`` is ``None``.
+            indices, ``frozen_stages`` outside ``-1..6``, or a norm without
+            activation while ``act_cfg`` is ``None``.
     """
 
     def __init__(
@@ -177,6 +185,8 @@ class WideResNet(BaseModule):
         dropout_ratios: Sequence[float] = (0.0, 0.0, 0.0, 0.0, 0.3, 0.5),
         output_stride: int = 8,
         out_indices: Sequence[int] = (3, 5),
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
         conv_cfg: dict | None = None,
         norm_cfg: dict = IN_PLACE_ABN,
         act_cfg: dict | None = None,
@@ -205,9 +215,12 @@ class WideResNet(BaseModule):
             raise ValueError(
                 f'WideResNet: out_indices must be increasing stage indices in [0, {num_stages}), got {out_indices}'
             )
+        check_frozen_stages('WideResNet', frozen_stages, num_stages)
         self.depth = depth
         self.output_stride = output_stride
         self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
 
         self.mod1 = build_conv_layer(conv_cfg, in_channels, stem_channels, 3, 1, 1, bias=False)
         channels_in, stride, dilation = stem_channels, 1, 1
@@ -255,6 +268,14 @@ class WideResNet(BaseModule):
         self.clone_outputs = _overwrites_input(self.bn_out)
         self.out_channels = tuple(stage_channels[i][-1] for i in out_indices)
         self.out_strides = tuple(stage_strides[i] for i in out_indices)
+        self._freeze_stages()
+
+    def _freeze_stages(self) -> None:
+        num_stages = len(ARCH_SETTINGS[self.depth])
+        stages = [[self.mod1]] + [[getattr(self, f'mod{i + 2}')] for i in range(num_stages)]
+        # bn_out turns the last stage's sum into its output: it belongs to that stage.
+        stages[-1].append(self.bn_out)
+        freeze_stages(stages, self.frozen_stages)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Runs the backbone.
@@ -278,3 +299,11 @@ class WideResNet(BaseModule):
             if i in self.out_indices:
                 outs.append(x.clone() if self.clone_outputs and i != last else x)
         return tuple(outs)
+
+    def train(self, mode: bool = True) -> 'WideResNet':
+        """Sets train mode, keeping frozen stages and (with ``norm_eval``) batch norms in eval."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            set_norm_eval(self)
+        return self

@@ -12,6 +12,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule, build_activation_layer
 from mmengine.model import BaseModule
 
+from segtools.models.backbones.utils import check_frozen_stages, freeze_stages, set_norm_eval
 from segtools.registry import MODELS
 
 # (output channels of the three separable convs, stride of the last one) of the
@@ -166,17 +167,27 @@ class Xception65(BaseModule):
 
     Stages 0-2 return residual sums before activation; stage 3 is activated.
 
+    For ``frozen_stages`` the stem (the two entry convs) is stage 0 and table row
+    ``i`` is stage ``i + 1`` (mmseg's numbering): ``frozen_stages=3`` freezes the
+    stem, the entry flow and the middle flow.
+
     Args:
         in_channels: Input image channels.
         output_stride: 8, 16 or 32.
         out_indices: Stages whose outputs are returned, in increasing order.
+        frozen_stages: Freeze the stem (0) and stages ``1..frozen_stages``
+            (parameters without gradients, modules in eval mode, also after
+            ``train()``); -1 for none, at most 4.
+        norm_eval: Keep every batch norm in eval mode (frozen running statistics)
+            in ``train()``.
         conv_cfg: Conv config.
         norm_cfg: Norm config.
         act_cfg: Activation config.
         init_cfg: Weight init config.
 
     Raises:
-        ValueError: On an unsupported ``output_stride`` or invalid ``out_indices``.
+        ValueError: On an unsupported ``output_stride``, invalid ``out_indices`` or
+            ``frozen_stages`` outside ``-1..4``.
     """
 
     num_stages = 4
@@ -187,6 +198,8 @@ class Xception65(BaseModule):
         in_channels: int = 3,
         output_stride: int = 16,
         out_indices: Sequence[int] = (0, 1, 2, 3),
+        frozen_stages: int = -1,
+        norm_eval: bool = False,
         conv_cfg: dict | None = None,
         norm_cfg: dict = DEFAULT_NORM,
         act_cfg: dict = DEFAULT_ACT,
@@ -200,6 +213,9 @@ class Xception65(BaseModule):
             raise ValueError(f'Xception65: output_stride must be 8, 16 or 32, got {output_stride}')
         self.output_stride = output_stride
         self.out_indices = _validate_out_indices(out_indices, self.num_stages)
+        check_frozen_stages('Xception65', frozen_stages, self.num_stages)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
         cfgs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         self.stem = nn.Sequential(
@@ -242,6 +258,17 @@ class Xception65(BaseModule):
         stage_strides = (4, 8, middle_stride, stride)
         self.out_channels = tuple(stage_channels[i] for i in self.out_indices)
         self.out_strides = tuple(stage_strides[i] for i in self.out_indices)
+        self._freeze_stages()
+
+    def _freeze_stages(self) -> None:
+        stages = [
+            [self.stem],
+            [self.entry_flow[0]],
+            [self.entry_flow[1]],
+            [self.entry_flow[2], self.middle_flow],
+            [self.exit_flow],
+        ]
+        freeze_stages(stages, self.frozen_stages)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Runs the backbone.
@@ -264,3 +291,11 @@ class Xception65(BaseModule):
         stages.append(x)
         stages.append(self.exit_flow(x))
         return tuple(stages[i] for i in self.out_indices)
+
+    def train(self, mode: bool = True) -> 'Xception65':
+        """Sets train mode, keeping frozen stages and (with ``norm_eval``) batch norms in eval."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            set_norm_eval(self)
+        return self

@@ -1,8 +1,9 @@
-"""WideResNet-38/50: shapes and strides, in-place ABN gradients, parameter counts."""
+"""WideResNet-38/50: shapes and strides, in-place ABN gradients, parameter counts, freezing."""
 
 import pytest
 import torch
 from mmengine.registry import DefaultScope
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from segtools.models.backbones.wide_resnet import WIDE_RESNET_CHANNELS, WideResNet
 from segtools.models.layers.sync_bn import SyncBatchNorm
@@ -59,20 +60,27 @@ def test_forward_backward_no_nan():
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
+@pytest.mark.parametrize('norm_eval', [False, True])
 @pytest.mark.parametrize('depth', [38, 50])
-def test_in_place_abn_matches_out_of_place(depth):
+def test_in_place_abn_matches_out_of_place(depth, norm_eval):
     """In-place ABN must give the same outputs and gradients as the plain layer.
 
     All six stages are returned, so a stage output that a later in-place ABN
     overwrote (or an identity shortcut read after its input was overwritten) would
-    show up as a mismatch. Dropout draws the same masks from the same seed.
+    show up as a mismatch. Dropout draws the same masks from the same seed. With
+    ``norm_eval`` the in-place backward recovers its input through the running
+    statistics instead of the batch ones.
     """
     torch.manual_seed(0)
     models = {
-        inplace: _narrow(depth=depth, out_indices=range(6), norm_cfg=_abn(inplace)).double()
+        inplace: _narrow(depth=depth, out_indices=range(6), norm_cfg=_abn(inplace), norm_eval=norm_eval)
+        .double()
+        .train()
         for inplace in (True, False)
     }
     models[False].load_state_dict(models[True].state_dict())
+    norms = [m for model in models.values() for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert norms and all(m.training != norm_eval for m in norms)
     x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
     results = {}
     for inplace, model in models.items():
@@ -150,3 +158,72 @@ def test_registry_and_invalid_arguments():
     ]:
         with pytest.raises(ValueError, match=match):
             _narrow(**kwargs)
+
+
+def _stages(model: WideResNet) -> list[list[torch.nn.Module]]:
+    """The documented freezing stages: the stem mod1, then mod2..mod7 (the last with bn_out)."""
+    stages = [[model.mod1]] + [[getattr(model, f'mod{i}')] for i in range(2, 8)]
+    stages[-1].append(model.bn_out)
+    return stages
+
+
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 3, 6])
+def test_frozen_stages(frozen_stages):
+    model = _narrow(frozen_stages=frozen_stages)
+    # train() after eval() must not thaw the frozen stages.
+    model.eval().train()
+    stages = _stages(model)
+    frozen = [m for stage in stages[: frozen_stages + 1] for m in stage]
+    free = [m for stage in stages[frozen_stages + 1 :] for m in stage]
+    frozen_ids = {id(p) for m in frozen for p in m.parameters()}
+    params = list(model.parameters())
+    # The stages cover every parameter, so frozen_stages=6 freezes the whole backbone.
+    assert params and {id(p) for p in params} == frozen_ids | {id(p) for m in free for p in m.parameters()}
+    assert all(p.requires_grad == (id(p) not in frozen_ids) for p in params)
+    assert all(not m.training for module in frozen for m in module.modules())
+    assert all(m.training for module in free for m in module.modules())
+    assert model.training
+
+
+@pytest.mark.parametrize('norm_cfg', [_abn(True), _abn(False)])
+def test_frozen_stages_get_no_gradients(norm_cfg):
+    """Frozen in-place ABN runs in eval mode: the backward must still reach the free stages."""
+    model = _narrow(frozen_stages=3, out_indices=(2, 5), norm_cfg=norm_cfg).train()
+    frozen_modules = [m for stage in _stages(model)[:4] for module in stage for m in module.modules()]
+    frozen_norms = [m for m in frozen_modules if isinstance(m, _BatchNorm)]
+    assert frozen_norms
+    before = [m.running_mean.clone() for m in frozen_norms]
+    outs = model(torch.randn(2, 3, 16, 16))
+    sum(o.square().mean() for o in outs).backward()
+    frozen = {id(p) for m in frozen_modules for p in m.parameters(recurse=False)}
+    assert frozen
+    for p in model.parameters():
+        if id(p) in frozen:
+            assert p.grad is None
+        else:
+            assert p.grad is not None and torch.isfinite(p.grad).all()
+    for m, b in zip(frozen_norms, before, strict=True):
+        torch.testing.assert_close(m.running_mean, b)
+
+
+@pytest.mark.parametrize('norm_eval', [True, False])
+def test_norm_eval_keeps_running_stats(norm_eval):
+    model = _narrow(norm_eval=norm_eval).train()
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert norms and all(m.training != norm_eval for m in norms)
+    before = [m.running_mean.clone() for m in norms]
+    outs = model(torch.randn(2, 3, 16, 16))
+    unchanged = [torch.equal(m.running_mean, b) for m, b in zip(norms, before, strict=True)]
+    # Without norm_eval the same forward updates every running mean: the check can fail.
+    assert all(unchanged) if norm_eval else not any(unchanged)
+    assert model.training and model.mod2.training
+    # In-place ABN in eval mode still backpropagates to every parameter.
+    sum(o.square().mean() for o in outs).backward()
+    grads = [p.grad for p in model.parameters()]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize('frozen_stages', [-2, 7])
+def test_frozen_stages_out_of_range(frozen_stages):
+    with pytest.raises(ValueError, match=r'frozen_stages must be in -1\.\.6'):
+        _narrow(frozen_stages=frozen_stages)

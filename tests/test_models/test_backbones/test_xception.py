@@ -1,10 +1,11 @@
-"""Xception-65: shapes, strides and dilations per output stride, layer count, backward."""
+"""Xception-65: shapes, strides and dilations per output stride, layer count, backward, freezing."""
 
 import math
 
 import pytest
 import torch
 from mmengine.registry import DefaultScope
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from segtools.models.backbones.xception import Xception65
 from segtools.registry import MODELS
@@ -80,3 +81,66 @@ def test_registry_and_invalid_arguments():
     ]:
         with pytest.raises(ValueError, match=match):
             Xception65(**kwargs)
+
+
+def _stages(model: Xception65) -> list[list[torch.nn.Module]]:
+    """The documented freezing stages: stem, entry blocks 1 and 2, entry block 3 + middle flow, exit flow."""
+    entry = model.entry_flow
+    return [[model.stem], [entry[0]], [entry[1]], [entry[2], model.middle_flow], [model.exit_flow]]
+
+
+@pytest.mark.parametrize('frozen_stages', [-1, 0, 3, 4])
+def test_frozen_stages(frozen_stages):
+    model = Xception65(frozen_stages=frozen_stages)
+    # train() after eval() must not thaw the frozen stages.
+    model.eval().train()
+    stages = _stages(model)
+    frozen = [m for stage in stages[: frozen_stages + 1] for m in stage]
+    free = [m for stage in stages[frozen_stages + 1 :] for m in stage]
+    frozen_ids = {id(p) for m in frozen for p in m.parameters()}
+    params = list(model.parameters())
+    # The stages cover every parameter, so frozen_stages=4 freezes the whole backbone.
+    assert params and {id(p) for p in params} == frozen_ids | {id(p) for m in free for p in m.parameters()}
+    assert all(p.requires_grad == (id(p) not in frozen_ids) for p in params)
+    assert all(not m.training for module in frozen for m in module.modules())
+    assert all(m.training for module in free for m in module.modules())
+    assert model.training
+
+
+def test_frozen_stages_get_no_gradients():
+    model = Xception65(frozen_stages=2, out_indices=(1, 3)).train()
+    frozen_modules = [m for stage in _stages(model)[:3] for module in stage for m in module.modules()]
+    frozen_norms = [m for m in frozen_modules if isinstance(m, _BatchNorm)]
+    assert frozen_norms
+    before = [m.running_mean.clone() for m in frozen_norms]
+    outs = model(torch.randn(2, 3, 32, 32))
+    sum(o.mean() for o in outs).backward()
+    frozen = {id(p) for m in frozen_modules for p in m.parameters(recurse=False)}
+    assert frozen
+    for p in model.parameters():
+        if id(p) in frozen:
+            assert p.grad is None
+        else:
+            assert p.grad is not None and torch.isfinite(p.grad).all()
+    # Frozen norms normalise with (and keep) their running statistics.
+    for m, b in zip(frozen_norms, before, strict=True):
+        torch.testing.assert_close(m.running_mean, b)
+
+
+@pytest.mark.parametrize('norm_eval', [True, False])
+def test_norm_eval_keeps_running_stats(norm_eval):
+    model = Xception65(norm_eval=norm_eval, out_indices=(3,)).train()
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert norms and all(m.training != norm_eval for m in norms)
+    before = [m.running_mean.clone() for m in norms]
+    model(torch.randn(2, 3, 32, 32))
+    unchanged = [torch.equal(m.running_mean, b) for m, b in zip(norms, before, strict=True)]
+    # Without norm_eval the same forward updates every running mean: the check can fail.
+    assert all(unchanged) if norm_eval else not any(unchanged)
+    assert model.training and model.middle_flow.training
+
+
+@pytest.mark.parametrize('frozen_stages', [-2, 5])
+def test_frozen_stages_out_of_range(frozen_stages):
+    with pytest.raises(ValueError, match=r'frozen_stages must be in -1\.\.4'):
+        Xception65(frozen_stages=frozen_stages)

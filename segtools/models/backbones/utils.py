@@ -1,0 +1,61 @@
+"""Freezing helpers shared by backbones: mmseg's ``frozen_stages`` and ``norm_eval``.
+
+A backbone lists its stages as groups of modules, the stem first, validates
+``frozen_stages`` with :func:`check_frozen_stages` in ``__init__``, and calls
+:func:`freeze_stages` (and, with ``norm_eval``, :func:`set_norm_eval`) at the end of
+``__init__`` and of ``train()``, because ``nn.Module.train`` would otherwise put
+the frozen modules back into training mode.
+"""
+
+from collections.abc import Iterable, Sequence
+
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+
+def check_frozen_stages(owner: str, frozen_stages: int, num_stages: int) -> None:
+    """Validates ``frozen_stages`` against a backbone with a stem and ``num_stages`` stages.
+
+    Args:
+        owner: Class name for the error message.
+        frozen_stages: -1 (nothing frozen), 0 (the stem) or ``k`` (the stem and
+            stages ``1..k``).
+        num_stages: Number of stages after the stem.
+
+    Raises:
+        ValueError: If ``frozen_stages`` is outside ``-1..num_stages``.
+    """
+    if not -1 <= frozen_stages <= num_stages:
+        raise ValueError(
+            f'{owner}: frozen_stages must be in -1..{num_stages} (-1: none, 0: the stem, '
+            f'k: the stem and stages 1..k), got {frozen_stages}'
+        )
+
+
+def freeze_modules(modules: Iterable[nn.Module]) -> None:
+    """Puts ``modules`` in eval mode and stops gradients to their parameters."""
+    for module in modules:
+        module.eval()
+        for param in module.parameters():
+            param.requires_grad = False
+
+
+def freeze_stages(stages: Sequence[Sequence[nn.Module]], frozen_stages: int) -> None:
+    """Freezes the stem and the first ``frozen_stages`` stages.
+
+    Args:
+        stages: Modules of each stage, the stem (stage 0) first.
+        frozen_stages: Last stage to freeze; -1 freezes nothing.
+    """
+    freeze_modules(module for stage in stages[: frozen_stages + 1] for module in stage)
+
+
+def set_norm_eval(module: nn.Module) -> None:
+    """Puts every batch norm inside ``module`` in eval mode (frozen running statistics).
+
+    Only ``_BatchNorm`` subclasses (``BatchNorm2d``, ``SyncBatchNorm``, ...) are
+    affected, as in mmseg: group and layer norms have no running statistics.
+    """
+    for m in module.modules():
+        if isinstance(m, _BatchNorm):
+            m.eval()
