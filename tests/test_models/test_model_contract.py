@@ -138,3 +138,25 @@ def test_neck_in_encoder_decoder(name):
     # The segmentor passes the dilated backbone's strides (4, 8, 8, 8) to the neck.
     assert tuple(model.neck.out_strides[:2]) == (4, 8)
     check_train_and_predict(model)
+
+
+OUTPUT_STRIDES = {
+    8: (dict(strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)), (4, 8, 8, 8)),
+    16: (dict(strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2)), (4, 8, 16, 16)),
+    32: (dict(strides=(1, 2, 2, 2), dilations=(1, 1, 1, 1)), (4, 8, 16, 32)),
+}
+RESNET_FAMILY = ['ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'ResNeSt']
+
+
+@pytest.mark.parametrize('output_stride', sorted(OUTPUT_STRIDES))
+@pytest.mark.parametrize('name', RESNET_FAMILY)
+def test_resnet_family_output_strides(name, output_stride):
+    assert set(RESNET_FAMILY) <= set(BACKBONES)
+    settings, strides = OUTPUT_STRIDES[output_stride]
+    with DefaultScope.overwrite_default_scope('segtools'):
+        backbone = MODELS.build(dict(MINIMAL_BACKBONES[name], type=name, **settings)).eval()
+    assert tuple(backbone.out_strides) == strides
+    with torch.no_grad():
+        feats = backbone(torch.randn(1, 3, 64, 64))
+    assert [f.shape[-1] for f in feats] == [64 // s for s in strides]
+    assert [f.shape[1] for f in feats] == list(backbone.out_channels)
