@@ -3,9 +3,9 @@
 Every registry uses ``scope='segtools'`` and lists the packages that hold its
 modules in ``locations`` so that ``Registry.get`` imports them lazily: a config
 can name a class without the caller importing its module first. A registry
-gains its ``locations`` when the package that fills it exists (datasets,
-evaluation and engine land with the data and training issues); until then it
-still resolves every class of its mmengine parent.
+gains its ``locations`` when the package that fills it exists (the engine's
+hooks, loops and optimizers land with the training issue); until then it still
+resolves every class of its mmengine parent.
 """
 
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
@@ -39,9 +39,9 @@ RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMENGINE_RUNNER_CONS
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE)
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE)
 
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE)
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['segtools.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE)
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE)
+TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['segtools.datasets.transforms'])
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['segtools.models'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE, locations=['segtools.models'])
@@ -56,8 +56,8 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry(
 )
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE)
 
-METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE)
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['segtools.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE, locations=['segtools.evaluation'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope=SCOPE, locations=['segtools.models'])
 
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE)

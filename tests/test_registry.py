@@ -18,9 +18,20 @@ def test_every_mmengine_root_registry_has_a_child():
         assert child.parent is getattr(mmengine_registry, name), name
 
 
-@pytest.mark.parametrize('name', ['MODELS', 'WEIGHT_INITIALIZERS', 'TASK_UTILS'])
-def test_model_registries_import_lazily(name):
-    assert getattr(registry, name)._locations == ['segtools.models']
+@pytest.mark.parametrize(
+    'name,location',
+    [
+        ('MODELS', 'segtools.models'),
+        ('WEIGHT_INITIALIZERS', 'segtools.models'),
+        ('TASK_UTILS', 'segtools.models'),
+        ('DATASETS', 'segtools.datasets'),
+        ('TRANSFORMS', 'segtools.datasets.transforms'),
+        ('METRICS', 'segtools.evaluation'),
+        ('EVALUATOR', 'segtools.evaluation'),
+    ],
+)
+def test_registries_import_lazily(name, location):
+    assert getattr(registry, name)._locations == [location]
 
 
 def test_models_resolve_lazily_and_fall_back_to_parent():
@@ -38,3 +49,11 @@ def test_register_all_modules_sets_default_scope():
     assert registry.MODELS.build(dict(type='RFConv2d', in_channels=2, out_channels=3, kernel_size=3)).__class__ is (
         RFConv2d
     )
+
+
+@pytest.mark.parametrize(
+    'registry_name,type_name',
+    [('DATASETS', 'BrainAtlasDataset'), ('TRANSFORMS', 'PackSegInputs'), ('METRICS', 'IoUMetric')],
+)
+def test_data_and_metric_names_resolve(registry_name, type_name):
+    assert getattr(registry, registry_name).get(type_name).__name__ == type_name

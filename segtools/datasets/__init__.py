@@ -1,0 +1,33 @@
+"""Datasets; importing this package registers them (and the transforms)."""
+
+from . import transforms  # noqa: F401  (registration)
+from .ade import ADE20KDataset
+from .base_seg_dataset import BaseSegDataset
+from .brain_atlas import BrainAtlasDataset
+from .cityscapes import CityscapesDataset
+from .coco21 import COCO21Dataset
+from .coco_stuff import COCOStuffDataset
+from .image_folder import ImageFolderDataset
+from .minc import MINCDataset
+from .pascal_context import PascalContextDataset
+from .pascal_context59 import PascalContextDataset59
+from .validation import DatasetError, DatasetNotFoundError, check_label_values, map_labels
+from .voc import PascalVOCDataset
+
+__all__ = [
+    'ADE20KDataset',
+    'BaseSegDataset',
+    'BrainAtlasDataset',
+    'CityscapesDataset',
+    'COCO21Dataset',
+    'COCOStuffDataset',
+    'DatasetError',
+    'DatasetNotFoundError',
+    'ImageFolderDataset',
+    'MINCDataset',
+    'PascalContextDataset',
+    'PascalContextDataset59',
+    'PascalVOCDataset',
+    'check_label_values',
+    'map_labels',
+]

@@ -1,0 +1,132 @@
+"""Loading transforms: read the label map of a sample.
+
+Images are read by mmcv's ``LoadImageFromFile``, which the segtools
+``TRANSFORMS`` registry resolves through its mmcv parent; only the annotation
+loader is segmentation specific.
+"""
+
+import mmcv
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from segtools.registry import TRANSFORMS
+
+from ..validation import map_labels
+
+IGNORE_INDEX = 255
+
+
+@TRANSFORMS.register_module()
+class LoadAnnotations(BaseTransform):
+    """Load a semantic-segmentation index mask and remap its labels.
+
+    The mask is decoded unchanged (an index PNG, one label id per pixel), then
+    ``reduce_zero_label`` (0 -> 255, k -> k - 1) and ``results['label_map']``
+    (set by the dataset for class subsets) are applied in that order: the
+    label map's keys are indices into the dataset's ``classes``, which for a
+    ``reduce_zero_label`` dataset such as ADE20K are the already reduced ids
+    (mmseg's order).
+
+    Required keys: ``seg_map_path``; optional ``label_map``, ``reduce_zero_label``,
+    ``ori_shape`` and ``img_path`` (used to check and report sizes).
+    Added keys: ``gt_seg_map`` ``(H, W)`` uint8, ``seg_fields``, ``reduce_zero_label``.
+
+    Args:
+        reduce_zero_label: Whether to reduce zero label. ``None`` takes the
+            value the dataset put in ``results['reduce_zero_label']`` (default
+            False); an explicit value must agree with it.
+        imdecode_backend: Backend of :func:`mmcv.imfrombytes` (``'cv2'``,
+            ``'pillow'``, ...).
+        backend_args: Arguments of the mmengine file backend.
+    """
+
+    def __init__(
+        self,
+        reduce_zero_label: bool | None = None,
+        imdecode_backend: str = 'cv2',
+        backend_args: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.reduce_zero_label = reduce_zero_label
+        self.imdecode_backend = imdecode_backend
+        self.backend_args = None if backend_args is None else backend_args.copy()
+
+    def _read_mask(self, path: str) -> np.ndarray:
+        try:
+            data = fileio.get(path, backend_args=self.backend_args)
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f'segmentation mask {path!r} does not exist') from err
+        mask = mmcv.imfrombytes(data, flag='unchanged', backend=self.imdecode_backend)
+        if mask is None:
+            raise ValueError(f'segmentation mask {path!r} could not be decoded (empty, truncated or not an image)')
+        if mask.ndim == 3:
+            if mask.shape[2] == 1 or all(np.array_equal(mask[..., 0], mask[..., c]) for c in range(1, mask.shape[2])):
+                # A grey index mask saved with identical channels is still an index mask.
+                mask = mask[..., 0]
+            else:
+                colours = np.unique(mask.reshape(-1, mask.shape[2]), axis=0)[:4].tolist()
+                raise ValueError(
+                    f'segmentation mask {path!r} is a {mask.shape[2]}-channel colour image of shape {mask.shape} '
+                    f'(e.g. colours {colours}); expected a single-channel index mask with one class id per pixel. '
+                    'Convert the palette colours to class ids (see tools/dataset_converters/) first.'
+                )
+        if mask.ndim != 2:
+            raise ValueError(f'segmentation mask {path!r} has shape {mask.shape}; expected (H, W)')
+        if mask.dtype != np.uint8:
+            if mask.size and (mask.min() < 0 or mask.max() > 255):
+                raise ValueError(
+                    f'segmentation mask {path!r} has dtype {mask.dtype} with values in '
+                    f'[{mask.min()}, {mask.max()}]; expected uint8 class ids in [0, 255]'
+                )
+            mask = mask.astype(np.uint8)
+        return mask
+
+    def transform(self, results: dict) -> dict:
+        """Load ``results['seg_map_path']`` into ``results['gt_seg_map']``.
+
+        Args:
+            results: The sample dict.
+
+        Returns:
+            The same dict with ``gt_seg_map`` ``(H, W)`` uint8 added.
+        """
+        path = results['seg_map_path']
+        mask = self._read_mask(path)
+
+        ori_shape = results.get('ori_shape')
+        if ori_shape is not None and tuple(mask.shape) != tuple(ori_shape[:2]):
+            raise ValueError(
+                f'segmentation mask {path!r} has size {mask.shape} but its image '
+                f'{results.get("img_path")!r} has size {tuple(ori_shape[:2])}; they must match'
+            )
+
+        dataset_reduce = results.get('reduce_zero_label')
+        reduce = self.reduce_zero_label
+        if reduce is None:
+            reduce = bool(dataset_reduce) if dataset_reduce is not None else False
+        elif dataset_reduce is not None and bool(dataset_reduce) != bool(reduce):
+            raise ValueError(
+                f'LoadAnnotations(reduce_zero_label={reduce}) disagrees with the dataset '
+                f'(reduce_zero_label={dataset_reduce}) for {path!r}; set it in one place only'
+            )
+
+        label_map = results.get('label_map')
+        if reduce or label_map:
+            mask = map_labels(mask, label_map, reduce, IGNORE_INDEX)
+            if mask.size and not 0 <= int(mask.min()) <= int(mask.max()) <= 255:
+                raise ValueError(f'label_map of {path!r} maps labels outside the uint8 range [0, 255]: {label_map}')
+            mask = mask.astype(np.uint8)
+
+        results['gt_seg_map'] = mask
+        seg_fields = results.setdefault('seg_fields', [])
+        if 'gt_seg_map' not in seg_fields:
+            seg_fields.append('gt_seg_map')
+        results['reduce_zero_label'] = bool(reduce)
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label}, '
+            f"imdecode_backend='{self.imdecode_backend}', backend_args={self.backend_args})"
+        )
