@@ -3,8 +3,8 @@
 Every registry uses ``scope='segtools'`` and lists the packages that hold its
 modules in ``locations`` so that ``Registry.get`` imports them lazily: a config
 can name a class without the caller importing its module first. A registry
-gains its ``locations`` when the package that fills it exists (the engine's
-hooks, loops and optimizers land with the training issue); until then it still
+gains its ``locations`` when the package that fills it exists (loops,
+optimizers and schedulers land with the training issue); until then it still
 resolves every class of its mmengine parent.
 """
 
@@ -37,7 +37,7 @@ SCOPE = 'segtools'
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE)
 RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMENGINE_RUNNER_CONSTRUCTORS, scope=SCOPE)
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE)
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE)
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['segtools.engine.hooks'])
 
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['segtools.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE)
@@ -60,7 +60,7 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['s
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE, locations=['segtools.evaluation'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope=SCOPE, locations=['segtools.models'])
 
-VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE)
+VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE, locations=['segtools.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE)
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, scope=SCOPE)
 INFERENCERS = Registry('inferencer', parent=MMENGINE_INFERENCERS, scope=SCOPE)

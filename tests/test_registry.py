@@ -28,6 +28,8 @@ def test_every_mmengine_root_registry_has_a_child():
         ('TRANSFORMS', 'segtools.datasets.transforms'),
         ('METRICS', 'segtools.evaluation'),
         ('EVALUATOR', 'segtools.evaluation'),
+        ('HOOKS', 'segtools.engine.hooks'),
+        ('VISUALIZERS', 'segtools.visualization'),
     ],
 )
 def test_registries_import_lazily(name, location):
@@ -53,7 +55,13 @@ def test_register_all_modules_sets_default_scope():
 
 @pytest.mark.parametrize(
     'registry_name,type_name',
-    [('DATASETS', 'BrainAtlasDataset'), ('TRANSFORMS', 'PackSegInputs'), ('METRICS', 'IoUMetric')],
+    [
+        ('DATASETS', 'BrainAtlasDataset'),
+        ('TRANSFORMS', 'PackSegInputs'),
+        ('METRICS', 'IoUMetric'),
+        ('HOOKS', 'SegVisualizationHook'),
+        ('VISUALIZERS', 'SegLocalVisualizer'),
+    ],
 )
 def test_data_and_metric_names_resolve(registry_name, type_name):
     assert getattr(registry, registry_name).get(type_name).__name__ == type_name

@@ -9,7 +9,7 @@ from mmengine.registry import DefaultScope
 from segtools.registry import SCOPE
 
 # Packages whose import registers modules; later packages join as they land.
-_PACKAGES = ('segtools.models', 'segtools.datasets', 'segtools.evaluation')
+_PACKAGES = ('segtools.models', 'segtools.datasets', 'segtools.evaluation', 'segtools.engine', 'segtools.visualization')
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
