@@ -26,7 +26,9 @@ class COCO21Dataset(BaseSegDataset):
 <data_root>/  (coco)
     train2017/*.jpg   val2017/*.jpg
     annotations21/{train2017,val2017}/*.png   (0 = background, 1..20 = VOC classes; written by the converter)
-data_prefix=dict(img_path='train2017', seg_map_path='annotations21/train2017')"""
+    annotations21/{train2017,val2017}.txt      (the images the converter kept: pass one as ann_file)
+data_prefix=dict(img_path='train2017', seg_map_path='annotations21/train2017'),
+ann_file='annotations21/train2017.txt'"""
     CONVERTER = 'coco21'
 
     def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '.png', **kwargs) -> None:
