@@ -255,6 +255,20 @@ class BaseSegDataset(BaseDataset):
             for name in names
         ]
 
+    def get_data_info(self, idx: int) -> dict:
+        """The entry of sample ``idx``, plus what ``LoadAnnotations`` needs to check its mask.
+
+        ``num_classes`` and ``ignore_index`` let the loading transform reject a mask with
+        out-of-range labels per sample (one cheap pass), beyond the sample checked at build
+        time, so a bad label never reaches a loss as a device-side assert.
+        """
+        info = super().get_data_info(idx)
+        classes = self.metainfo.get('classes')
+        if classes:
+            info['num_classes'] = len(classes)
+        info['ignore_index'] = self.ignore_index
+        return info
+
     def full_init(self) -> None:
         """Load the entries (mmengine), then decode and check a sample of them."""
         if self._fully_initialized:

@@ -12,7 +12,7 @@ from mmcv.transforms import BaseTransform
 
 from segtools.registry import TRANSFORMS
 
-from ..validation import map_labels
+from ..validation import check_label_values, map_labels
 
 IGNORE_INDEX = 255
 
@@ -29,7 +29,9 @@ class LoadAnnotations(BaseTransform):
     (mmseg's order).
 
     Required keys: ``seg_map_path``; optional ``label_map``, ``reduce_zero_label``,
-    ``ori_shape`` and ``img_path`` (used to check and report sizes).
+    ``ori_shape`` and ``img_path`` (used to check and report sizes), ``num_classes`` and
+    ``ignore_index`` (set by ``BaseSegDataset``: labels outside the class range that are
+    not ``ignore_index`` raise a ``DatasetError`` naming the file and the values).
     Added keys: ``gt_seg_map`` ``(H, W)`` uint8, ``seg_fields``, ``reduce_zero_label``.
 
     Args:
@@ -111,12 +113,15 @@ class LoadAnnotations(BaseTransform):
                 f'(reduce_zero_label={dataset_reduce}) for {path!r}; set it in one place only'
             )
 
+        raw = mask
         label_map = results.get('label_map')
         if reduce or label_map:
             mask = map_labels(mask, label_map, reduce, IGNORE_INDEX)
             if mask.size and not 0 <= int(mask.min()) <= int(mask.max()) <= 255:
                 raise ValueError(f'label_map of {path!r} maps labels outside the uint8 range [0, 255]: {label_map}')
             mask = mask.astype(np.uint8)
+        if results.get('num_classes'):  # set by BaseSegDataset: one cheap pass per sample
+            check_label_values(mask, results['num_classes'], results.get('ignore_index', IGNORE_INDEX), path, raw)
 
         results['gt_seg_map'] = mask
         seg_fields = results.setdefault('seg_fields', [])

@@ -116,3 +116,33 @@ def test_registry_resolves_segtools_and_mmcv_loaders(tmp_path):
     assert isinstance(TRANSFORMS.build(dict(type='LoadAnnotations')), LoadAnnotations)
     assert results['img'].shape == (2, 4, 3) and results['ori_shape'] == (2, 4)
     np.testing.assert_array_equal(results['gt_seg_map'], expected_reduced(RAW))
+
+
+def test_out_of_range_labels_fail_per_sample_naming_the_file(tmp_path):
+    # A dataset built without the up-front sample check still refuses the bad mask when it
+    # is loaded, before any loss (or CUDA device assert) sees it.
+    import cv2
+    from mmengine.registry import DefaultScope
+
+    from segtools.datasets.validation import DatasetError
+    from segtools.registry import DATASETS
+
+    for sub in ('img', 'ann'):
+        (tmp_path / sub).mkdir()
+    cv2.imwrite(str(tmp_path / 'img' / 'a.png'), np.zeros((4, 5, 3), np.uint8))
+    cv2.imwrite(str(tmp_path / 'ann' / 'a.png'), np.full((4, 5), 7, np.uint8))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
+    with DefaultScope.overwrite_default_scope('segtools'):
+        dataset = DATASETS.build(
+            dict(
+                type='BaseSegDataset',
+                data_root=str(tmp_path),
+                data_prefix=dict(img_path='img', seg_map_path='ann'),
+                img_suffix='.png',
+                metainfo=dict(classes=('a', 'b', 'c')),
+                pipeline=pipeline,
+                validate=False,
+            )
+        )
+        with pytest.raises(DatasetError, match=r'a\.png.*values \[7\]'):
+            dataset[0]
