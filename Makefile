@@ -1,5 +1,6 @@
-# The two front-door commands (see README.md): `make demo` runs the main job,
-# `make test` runs lint and the test suite. Each sets itself up first: creates
+# The two front-door commands (see README.md): `make demo` runs the main job
+# (train the demo config on the bundled brain-MRI dataset, then evaluate it with
+# tools/test.py), `make test` runs lint and the test suite. Each sets itself up first: creates
 # .venv if absent, installs the pinned requirements, builds segtools._ext.
 PYTHON ?= python3
 VENV := .venv
@@ -8,8 +9,10 @@ DEPS_STAMP := $(VENV)/.deps-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
 CSRC := $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 PYTEST_ARGS ?=
+DEMO_CONFIG := configs/demo/fcn_r18-d8_brain-atlas.py
+DEMO_DIR := work_dirs/demo
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo smoke test lint format bench clean
 
 setup: $(EXT_STAMP)
 
@@ -26,7 +29,11 @@ $(EXT_STAMP): $(DEPS_STAMP) setup.py $(CSRC)
 	touch $@
 
 demo: setup
-	$(PY) tools/demo.py
+	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
+	$(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/iter_500.pth --work-dir $(DEMO_DIR)/test --show-dir $(DEMO_DIR)/test/vis
+
+smoke: setup
+	$(PY) tools/ops_smoke.py
 
 lint: $(DEPS_STAMP)
 	$(PY) -m ruff check .

@@ -1,5 +1,21 @@
-"""Helpers used by the tools."""
+"""Helpers used by the tools: registration, safe checkpoints, CPU distributed launch."""
 
+from .checkpoint import (
+    PlainCheckpointStateHook,
+    find_resumable_checkpoint,
+    load_from_local_safe,
+    register_plain_state_hook,
+    setup_safe_checkpointing,
+)
+from .launch import prepare_cpu_distributed
 from .set_env import register_all_modules
 
-__all__ = ['register_all_modules']
+__all__ = [
+    'PlainCheckpointStateHook',
+    'find_resumable_checkpoint',
+    'load_from_local_safe',
+    'prepare_cpu_distributed',
+    'register_all_modules',
+    'register_plain_state_hook',
+    'setup_safe_checkpointing',
+]

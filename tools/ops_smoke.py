@@ -8,7 +8,7 @@ layer. The data are generated stripe textures (horizontal vs vertical vs
 checkerboard, with noise). It prints the loss curve, the accuracy, whether the
 compiled ops agree with their plain-PyTorch references, and their speed-up.
 
-Usage: ``python tools/demo.py [--iters 60] [--seed 0]``
+Usage: ``python tools/ops_smoke.py [--iters 60] [--seed 0]`` (``make smoke``)
 """
 
 import argparse
@@ -99,7 +99,7 @@ def main() -> int:
     register_all_modules()
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    print(f'segtools demo: compiled extension {"built" if has_ext() else "MISSING (reference fallback)"}')
+    print(f'segtools ops smoke run: compiled extension {"built" if has_ext() else "MISSING (reference fallback)"}')
     model = TextureEncoder()
     print(model)
 
@@ -127,7 +127,7 @@ def main() -> int:
     )
 
     ok = losses[-1] < losses[0] and acc > 1.5 / NUM_CLASSES and max_diff < 1e-3
-    print('demo', 'PASSED' if ok else 'FAILED')
+    print('ops smoke run', 'PASSED' if ok else 'FAILED')
     return 0 if ok else 1
 
 

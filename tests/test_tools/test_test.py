@@ -1,0 +1,81 @@
+"""tools/test.py: evaluates a checkpoint of the demo config, refuses unsafe checkpoints."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
+SMALL_CONFIG = f"""
+_base_ = {str(DEMO)!r}
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False)
+val_dataloader = dict(num_workers=0, persistent_workers=False)
+test_dataloader = dict(num_workers=0, persistent_workers=False)
+"""
+METRIC_LINE = re.compile(r'Iter\((val|test)\).*aAcc: ([\d.]+)\s+mIoU: ([\d.]+)\s+mAcc: ([\d.]+)')
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+
+
+def _metrics(log: str, mode: str) -> tuple[float, float, float]:
+    found = [match.groups()[1:] for match in METRIC_LINE.finditer(log) if match.group(1) == mode]
+    assert len(found) == 1, f'expected one {mode} metrics line in:\n{log[-3000:]}'
+    return tuple(float(value) for value in found[0])
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Two training iterations with validation at the end; returns (config, checkpoint, val metrics)."""
+    root = tmp_path_factory.mktemp('test_tool')
+    config = root / 'small_demo.py'
+    config.write_text(SMALL_CONFIG)
+    work_dir = root / 'run'
+    options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
+    cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), str(config), '--work-dir', str(work_dir), '--seed', '0']
+    result = _run([*cmd, '--cfg-options', *options])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return config, work_dir / 'iter_2.pth', _metrics(result.stdout + result.stderr, 'val')
+
+
+def test_test_prints_table_and_reproduces_val_miou(trained, tmp_path):
+    config, checkpoint, val_metrics = trained
+    cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(checkpoint), '--work-dir', str(tmp_path)]
+    result = _run(cmd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'per class results' in log
+    for name in ('background', 'hippocampus_amygdala', 'vermis'):
+        assert re.search(rf'\|\s*{name}\s*\|', log), name
+    # The same weights on the same val split: test.py must reproduce the training run's numbers.
+    assert _metrics(log, 'test') == pytest.approx(val_metrics, abs=1e-4)
+
+
+def test_test_refuses_code_executing_checkpoint(trained, tmp_path):
+    config, _, _ = trained
+    marker = tmp_path / 'pwned'
+
+    class RunsCode:
+        def __reduce__(self):
+            return os.system, (f'touch {marker}',)
+
+    evil = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': RunsCode()}, evil)
+    test_tool = str(REPO / 'tools' / 'test.py')
+    result = _run([sys.executable, test_tool, str(config), str(evil), '--work-dir', str(tmp_path)])
+    assert result.returncode != 0
+    assert 'UnsafeCheckpointError' in result.stderr and 'Refusing to load checkpoint' in result.stderr
+    assert not marker.exists()
+
+
+def test_test_names_a_missing_checkpoint(trained, tmp_path):
+    config, _, _ = trained
+    missing = tmp_path / 'nowhere.pth'
+    result = _run([sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(missing)])
+    assert result.returncode != 0 and 'nowhere.pth' in result.stderr and 'does not exist' in result.stderr

@@ -1,0 +1,165 @@
+"""Safe (weights-only) checkpoint loading, plain message-hub state and atomic writes."""
+
+import builtins
+import inspect
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.runner import CheckpointLoader
+
+from segtools.utils.checkpoint import (
+    ATOMIC_BACKEND,
+    SAFE_GLOBALS,
+    AtomicLocalBackend,
+    CorruptCheckpointError,
+    UnsafeCheckpointError,
+    check_safe_globals,
+    find_resumable_checkpoint,
+    find_unplain,
+    load_from_local_safe,
+    message_hub_from_plain,
+    message_hub_to_plain,
+    setup_safe_checkpointing,
+)
+
+
+class RunsCode:
+    """Unpickling an instance would call ``os.system`` (a classic malicious checkpoint)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}',)
+
+
+def _message_hub_state() -> dict:
+    hub = MessageHub(name='test_checkpoint_hub')
+    for value in (3.0, 2.0, 1.5):
+        hub.update_scalar('train/loss', value)
+    hub.update_info('eta', np.float64(12.5))
+    hub.update_info('iter', 7)
+    return hub.state_dict()
+
+
+def test_code_executing_checkpoint_is_refused(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': RunsCode(str(marker))}, path)
+    with pytest.raises(UnsafeCheckpointError, match='Refusing to load checkpoint') as info:
+        load_from_local_safe(str(path))
+    assert str(path) in str(info.value) and 'system' in str(info.value)
+    assert not marker.exists()
+
+    # Through mmengine's own entry point, as Runner.load_checkpoint and resume use it.
+    setup_safe_checkpointing()
+    with pytest.raises(UnsafeCheckpointError):
+        CheckpointLoader.load_checkpoint(str(path))
+    assert not marker.exists()
+
+
+def test_plain_mmengine_message_hub_needs_getattr_and_is_refused(tmp_path):
+    # What an mmengine checkpoint stores without PlainCheckpointStateHook: HistoryBuffer
+    # pickles its statistics methods through builtins.getattr, which is never allowed.
+    path = tmp_path / 'mmengine.pth'
+    torch.save({'message_hub': _message_hub_state()}, path)
+    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    assert any(name.endswith('getattr') for name in unsafe)
+    assert 'mmengine.logging.history_buffer.HistoryBuffer' in unsafe
+    with pytest.raises(UnsafeCheckpointError, match='getattr'):
+        load_from_local_safe(str(path))
+
+
+def test_plain_message_hub_round_trip_loads_weights_only(tmp_path):
+    state = _message_hub_state()
+    plain = message_hub_to_plain(state)
+    assert find_unplain(plain) == []
+    assert plain['runtime_info']['eta'] == 12.5 and type(plain['runtime_info']['eta']) is float
+
+    path = tmp_path / 'plain.pth'
+    torch.save({'message_hub': plain}, path)
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(str(path)) == []
+    loaded = load_from_local_safe(str(path))
+    restored = message_hub_from_plain(loaded['message_hub'])
+    buffer = restored['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer)
+    expected_logs, expected_counts = state['log_scalars']['train/loss'].data
+    np.testing.assert_array_equal(buffer.data[0], expected_logs)
+    np.testing.assert_array_equal(buffer.data[1], expected_counts)
+    assert buffer.mean() == pytest.approx(np.mean(expected_logs))
+    assert buffer.current() == 1.5
+    MessageHub(name='test_checkpoint_hub_restored').load_state_dict(restored)
+
+
+def test_allow_list_has_no_callables():
+    assert all(inspect.isclass(entry) for entry in SAFE_GLOBALS)
+    check_safe_globals(SAFE_GLOBALS)
+    setup_safe_checkpointing()
+    allowed = [entry[0] if isinstance(entry, tuple) else entry for entry in torch.serialization.get_safe_globals()]
+    for dangerous in (builtins.getattr, builtins.eval, builtins.exec, os.system, builtins.__import__):
+        assert dangerous not in allowed
+
+
+@pytest.mark.parametrize('entry', [builtins.getattr, builtins.eval, os.system, print, RunsCode, os])
+def test_check_safe_globals_rejects_code_paths(entry):
+    with pytest.raises(TypeError, match='allow-list'):
+        check_safe_globals([entry])
+
+
+def test_truncated_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / 'iter_4.pth'
+    torch.save({'state_dict': {'w': torch.arange(1000.0)}}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptCheckpointError, match='iter_4.pth'):
+        load_from_local_safe(str(path))
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_from_local_safe(str(tmp_path / 'missing.pth'))
+
+
+def test_atomic_backend_writes_whole_files_or_nothing(tmp_path, monkeypatch):
+    setup_safe_checkpointing()
+    backend = get_file_backend(str(tmp_path), backend_args=dict(backend=ATOMIC_BACKEND))
+    assert isinstance(backend, AtomicLocalBackend)
+    target = tmp_path / 'sub' / 'iter_2.pth'
+    backend.put(b'complete', str(target))
+    assert target.read_bytes() == b'complete'
+
+    # A write interrupted before the rename leaves the previous file intact and no temp file.
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        backend.put(b'half-written', str(target))
+    assert target.read_bytes() == b'complete'
+    assert sorted(p.name for p in target.parent.iterdir()) == ['iter_2.pth']
+
+
+def test_find_resumable_checkpoint_skips_incomplete_files(tmp_path):
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+    for step in (2, 4):
+        torch.save({'meta': {'iter': step}}, tmp_path / f'iter_{step}.pth')
+    (tmp_path / 'iter_6.pth').write_bytes((tmp_path / 'iter_4.pth').read_bytes()[:100])
+    pointer = tmp_path / 'last_checkpoint'
+    pointer.write_text(str(tmp_path / 'iter_6.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    pointer.write_text(str(tmp_path / 'iter_2.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+    pointer.write_text('')
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+
+
+def test_safe_loader_keeps_state_dicts(tmp_path):
+    path = tmp_path / 'weights.pth'
+    state = {'state_dict': {'conv.weight': torch.randn(2, 3, 3, 3)}, 'meta': {'iter': 3, 'classes': ('a', 'b')}}
+    torch.save(state, path)
+    loaded = load_from_local_safe(str(path))
+    torch.testing.assert_close(loaded['state_dict']['conv.weight'], state['state_dict']['conv.weight'])
+    assert loaded['meta'] == state['meta']
+    assert pickle.UnpicklingError in UnsafeCheckpointError.__mro__

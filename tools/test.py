@@ -1,0 +1,112 @@
+"""Evaluate a checkpoint on a config's test set: a thin wrapper over mmengine's ``Runner.test``.
+
+Usage::
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR] [--show-dir DIR]
+        [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+The evaluator (``IoUMetric``) logs the per-class IoU/Acc table and aAcc, mIoU and mAcc; the
+test loop shows a progress bar (one log line per ``default_hooks.logger.interval`` batches).
+The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
+``tools/dist_test.sh CONFIG CHECKPOINT GPUS`` runs it under ``torchrun``.
+"""
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from segtools.registry import RUNNERS
+from segtools.utils import register_all_modules
+from segtools.utils.checkpoint import register_plain_state_hook, setup_safe_checkpointing
+from segtools.utils.launch import prepare_cpu_distributed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Evaluate a segmentor checkpoint (mIoU)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir for logs and metrics (default: work_dirs/<config name>)')
+    parser.add_argument('--out', help='directory for the prediction PNGs (sets test_evaluator.output_dir)')
+    parser.add_argument('--show', action='store_true', help='show the prediction overlays in a window')
+    parser.add_argument('--show-dir', help='directory where the prediction overlays are saved')
+    parser.add_argument('--wait-time', type=float, default=2, help='seconds each overlay is shown with --show')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_model, cfg.tta_pipeline)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config, key=value pairs'
+    )
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Turns on the visualization hook for ``--show``/``--show-dir`` (mmseg semantics)."""
+    hooks = cfg.setdefault('default_hooks', {})
+    hook = hooks.get('visualization', None) or dict(type='SegVisualizationHook')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    hooks['visualization'] = hook
+    visualizer = cfg.setdefault(
+        'visualizer', dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
+    )
+    # The hook draws with add_datasample, which mmengine's plain Visualizer lacks.
+    if visualizer.get('type') == 'Visualizer':
+        visualizer['type'] = 'SegLocalVisualizer'
+    if args.show_dir:
+        visualizer['save_dir'] = args.show_dir
+
+
+def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Applies the command line to a loaded config (mmseg's ``tools/test.py`` semantics)."""
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+
+    if args.tta:
+        missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key, None) is None]
+        if missing:
+            raise ValueError(f'--tta needs {missing} in the config {args.config}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+
+    if args.out is not None:
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        for evaluator in evaluators:
+            evaluator['output_dir'] = args.out
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    register_all_modules()
+    setup_safe_checkpointing()
+    cfg = apply_args(Config.fromfile(args.config), args)
+    prepare_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    register_plain_state_hook(runner)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])

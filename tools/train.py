@@ -1,0 +1,141 @@
+"""Train a segmentor from a config: a thin wrapper over mmengine's ``Runner``.
+
+Usage::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--seed N] [--deterministic]
+
+``tools/dist_train.sh CONFIG GPUS`` runs it under ``torchrun`` with ``--launcher pytorch``.
+Checkpoints are loaded with ``torch.load(weights_only=True)`` and an explicit allow-list and
+written atomically (see :mod:`segtools.utils.checkpoint`).
+"""
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from segtools.registry import RUNNERS
+from segtools.utils import register_all_modules
+from segtools.utils.checkpoint import (
+    ATOMIC_BACKEND,
+    find_resumable_checkpoint,
+    register_plain_state_hook,
+    setup_safe_checkpointing,
+)
+from segtools.utils.launch import prepare_cpu_distributed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a segmentor')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models (default: work_dirs/<config name>)')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        default=None,
+        metavar='auto|PATH',
+        help='resume from PATH, or with "auto" (or no value) from the newest complete checkpoint in the work dir',
+    )
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision (AmpOptimWrapper)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs (e.g. train_cfg.max_iters=100)',
+    )
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
+    parser.add_argument('--seed', type=int, default=None, help="random seed (default: the config's or a random one)")
+    parser.add_argument(
+        '--deterministic', action='store_true', help='deterministic algorithms (torch.use_deterministic_algorithms)'
+    )
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Applies the command line to a loaded config (mmseg's ``tools/train.py`` semantics)."""
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir priority: CLI > config > work_dirs/<config name>.
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        if not torch.cuda.is_available():
+            # mmengine's AmpOptimWrapper asserts a GPU deep inside Runner construction.
+            raise ValueError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); drop --amp on this machine')
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, got {wrapper!r}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume is not None:
+        cfg.resume = True
+        if args.resume == 'auto':
+            # mmengine's own lookup trusts the ``last_checkpoint`` pointer blindly; this one skips
+            # a pointer to a missing or truncated file and falls back to the newest complete one.
+            found = find_resumable_checkpoint(cfg.work_dir)
+            if found is not None:
+                cfg.load_from = found
+            elif cfg.get('load_from', None) is None:
+                print_log(f'--resume auto: no checkpoint in {cfg.work_dir}; training from scratch', logger='current')
+                cfg.resume = False
+            # else: as in mmseg, resume from the config's load_from.
+        else:
+            if not osp.isfile(args.resume):
+                raise FileNotFoundError(f'--resume: checkpoint {args.resume!r} does not exist')
+            cfg.load_from = args.resume
+
+    if args.seed is not None or args.deterministic:
+        randomness = dict(cfg.get('randomness', None) or {})
+        if args.seed is not None:
+            randomness['seed'] = args.seed
+        if args.deterministic:
+            randomness['deterministic'] = True
+        cfg.randomness = randomness
+
+    # Checkpoints go to a temporary file renamed into place, so a killed write never
+    # leaves a truncated ``iter_N.pth`` behind ``last_checkpoint``.
+    # Only for local folders; a remote out_dir keeps its own backend.
+    checkpoint_hook = cfg.get('default_hooks', {}).get('checkpoint', None)
+    if (
+        checkpoint_hook is not None
+        and checkpoint_hook.get('backend_args', None) is None
+        and '://' not in str(checkpoint_hook.get('out_dir', None) or '')
+    ):
+        checkpoint_hook['backend_args'] = dict(backend=ATOMIC_BACKEND)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> Runner:
+    args = parse_args(argv)
+    register_all_modules()
+    setup_safe_checkpointing()
+    cfg = apply_args(Config.fromfile(args.config), args)
+    # gloo instead of nccl without CUDA; under --launcher pytorch also creates the process group.
+    prepare_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    # Before train(): resuming rebuilds the message hub through this hook.
+    register_plain_state_hook(runner)
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
