@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,6 +60,13 @@ def _train_cmd(config: Path, work_dir: Path, max_iters: int, *extra: str) -> lis
     options = [f'train_cfg.max_iters={max_iters}', *QUICK]
     base = [sys.executable, str(REPO / 'tools' / 'train.py'), str(config), '--work-dir', str(work_dir), '--seed', '0']
     return [*base, *extra, '--cfg-options', *options]
+
+
+def _free_port() -> int:
+    """A port nothing listens on now (torchrun's rendezvous binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def _run(cmd: list[str], env: dict | None = None) -> str:
@@ -160,7 +168,7 @@ def test_dist_train_two_cpu_processes(tmp_path):
     config = _small_config(tmp_path)
     work_dir = tmp_path / 'dist'
     options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
-    env = dict(os.environ, PORT=str(29500 + os.getpid() % 1000))
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
     cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(work_dir)]
     log = _run([*cmd, '--seed', '0', '--cfg-options', *options], env=env)
     assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
