@@ -54,7 +54,9 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time
-    hooks['visualization'] = hook
+    if args.show_dir:
+        hook['out_dir'] = args.show_dir  # the overlays themselves go straight into --show-dir
+    hooks['visualization'] = hook  # (a config copies the dict: set every key before this)
     visualizer = cfg.setdefault(
         'visualizer', dict(type='SegLocalVisualizer', vis_backends=[dict(type='LocalVisBackend')])
     )

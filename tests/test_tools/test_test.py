@@ -46,10 +46,13 @@ def trained(tmp_path_factory):
 
 def test_test_prints_table_and_reproduces_val_miou(trained, tmp_path):
     config, checkpoint, val_metrics = trained
+    show_dir = tmp_path / 'shown'
     cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(checkpoint), '--work-dir', str(tmp_path)]
-    result = _run(cmd)
+    result = _run([*cmd, '--show-dir', str(show_dir)])
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
+    # --show-dir receives the overlays themselves (the hook draws the first batch, interval 50).
+    assert len(list(show_dir.glob('*.png'))) >= 1
     assert 'per class results' in log
     for name in ('background', 'hippocampus_amygdala', 'vermis'):
         assert re.search(rf'\|\s*{name}\s*\|', log), name

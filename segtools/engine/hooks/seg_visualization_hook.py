@@ -27,7 +27,7 @@ class SegVisualizationHook(Hook):
     - validation: the visualizer's backends, as ``val_<image file name>`` at step
       ``runner.iter`` (``LocalVisBackend`` writes ``<log_dir>/vis_data/vis_image/``), so
       each validation round keeps its own drawings;
-    - test: ``<work_dir>/vis_data/<image stem>.png``, one file per test image.
+    - test: ``<out_dir or work_dir/vis_data>/<image stem>.png``, one file per test image.
 
     Args:
         draw: Whether to draw at all (``tools/test.py --show/--show-dir`` turn it on).
@@ -35,6 +35,8 @@ class SegVisualizationHook(Hook):
         show: Also show each drawing in a window.
         wait_time: Seconds a shown window stays open (0: until a key).
         backend_args: mmengine file-backend arguments for reading the images.
+        out_dir: Folder of the test-mode drawings; ``None`` for ``<work_dir>/vis_data``
+            (``tools/test.py --show-dir`` sets it).
     """
 
     priority = 'NORMAL'
@@ -46,6 +48,7 @@ class SegVisualizationHook(Hook):
         show: bool = False,
         wait_time: float = 0.0,
         backend_args: dict | None = None,
+        out_dir: str | None = None,
     ) -> None:
         if interval < 1:
             raise ValueError(f'interval must be a positive integer, got {interval}')
@@ -54,6 +57,7 @@ class SegVisualizationHook(Hook):
         self.show = show
         self.wait_time = wait_time
         self.backend_args = None if backend_args is None else dict(backend_args)
+        self.out_dir = out_dir
 
     def _after_iter(
         self,
@@ -73,7 +77,8 @@ class SegVisualizationHook(Hook):
             file_name = osp.basename(img_path)
             out_file = None
             if mode == 'test':
-                out_file = osp.join(runner.work_dir, 'vis_data', osp.splitext(file_name)[0] + '.png')
+                out_dir = self.out_dir or osp.join(runner.work_dir, 'vis_data')
+                out_file = osp.join(out_dir, osp.splitext(file_name)[0] + '.png')
             runner.visualizer.add_datasample(
                 f'{mode}_{file_name}',
                 image,

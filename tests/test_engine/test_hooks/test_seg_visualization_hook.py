@@ -72,6 +72,13 @@ def test_test_mode_writes_to_work_dir_vis_data(tmp_path, image_file):
     assert calls[0].kwargs['out_file'] == str(tmp_path / 'work' / 'vis_data' / 'case_07.png')
 
 
+def test_test_mode_writes_to_out_dir_when_given(tmp_path, image_file):
+    hook = _build(draw=True, interval=1, out_dir=str(tmp_path / 'shown'))
+    runner = _runner(tmp_path)
+    hook.after_test_iter(runner, 0, data_batch={}, outputs=_outputs(image_file))
+    assert runner.visualizer.add_datasample.call_args.kwargs['out_file'] == str(tmp_path / 'shown' / 'case_07.png')
+
+
 def test_no_drawing_in_training_or_when_draw_is_false(tmp_path, image_file):
     runner = _runner(tmp_path)
     _build(draw=True, interval=1).after_train_iter(runner, 0, data_batch={}, outputs={'loss': 1.0})
