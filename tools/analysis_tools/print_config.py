@@ -1,0 +1,44 @@
+"""Print a config with its ``_base_`` files merged and ``--cfg-options`` applied.
+
+Usage: ``python tools/analysis_tools/print_config.py CONFIG [--cfg-options k=v ...] [--save-path out.py]``
+"""
+
+import argparse
+import os
+import sys
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Print the whole, merged config.')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override settings, e.g. model.decode_head.num_classes=4'
+    )
+    parser.add_argument('--save-path', help='also write the merged config here (.py, .json or .yaml)')
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not os.path.isfile(args.config):
+        print(f'print_config: config file {args.config!r} does not exist', file=sys.stderr)
+        return 2
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    print(cfg.pretty_text)
+    if args.save_path:
+        suffix = os.path.splitext(args.save_path)[1]
+        if suffix not in ('.py', '.json', '.yaml', '.yml'):
+            print(f'print_config: --save-path must end in .py, .json or .yaml, got {args.save_path!r}', file=sys.stderr)
+            return 2
+        tmp = f'{args.save_path}.tmp{suffix}'
+        cfg.dump(tmp)
+        os.replace(tmp, args.save_path)  # never leave a half-written config behind
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
