@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 import segtools.registry as registry
 
-CONFIG_ROOT = Path(__file__).resolve().parents[1] / 'configs'
+CONFIG_ROOT = Path(__file__).resolve().parents[2] / 'configs'
 SCHEDULES = sorted((CONFIG_ROOT / '_base_' / 'schedules').glob('*.py'))
 
 
