@@ -30,7 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir for logs and metrics (default: work_dirs/<config name>)')
-    parser.add_argument('--out', help='directory for the prediction PNGs (sets test_evaluator.output_dir)')
+    parser.add_argument(
+        '--out', help='directory for the prediction label PNGs and metrics.json (sets test_evaluator.output_dir)'
+    )
     parser.add_argument('--show', action='store_true', help='show the prediction overlays in a window')
     parser.add_argument('--show-dir', help='directory where the prediction overlays are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each overlay is shown with --show')
@@ -96,6 +98,9 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         for evaluator in evaluators:
             evaluator['output_dir'] = args.out
+            if evaluator.get('type') == 'IoUMetric':
+                # The label PNGs (tools/analysis_tools/confusion_matrix.py reads them) and the metrics.
+                evaluator['save_predictions'] = True
     return cfg
 
 

@@ -63,6 +63,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def launched_world_size(launcher: str) -> int:
+    """The number of training processes the launcher starts (1 without a launcher).
+
+    Read from the launcher's environment before the process group exists: ``WORLD_SIZE``
+    (torchrun), ``SLURM_NTASKS`` (srun) or ``OMPI_COMM_WORLD_SIZE`` (mpirun).
+    """
+    variable = {'pytorch': 'WORLD_SIZE', 'slurm': 'SLURM_NTASKS', 'mpi': 'OMPI_COMM_WORLD_SIZE'}.get(launcher)
+    if variable is None:
+        return 1
+    value = os.environ.get(variable)
+    if value is None or not value.isdigit() or int(value) < 1:
+        raise ValueError(f'--launcher {launcher}: environment variable {variable}={value!r} is not a process count')
+    return int(value)
+
+
+def apply_total_batch_size(cfg: Config, world_size: int) -> None:
+    """Sets the per-process batch from ``cfg.total_batch_size`` (when the config states one).
+
+    PyTorch-Encoding's recipes fix the batch over all GPUs (16: "very important"), whereas
+    ``train_dataloader.batch_size`` is per process; ``total_batch_size = 16`` keeps the recipe
+    whether it runs on 4 GPUs (4 each) or 8 (2 each).
+
+    Raises:
+        ValueError: The total is not a positive multiple of ``world_size``.
+    """
+    total = cfg.get('total_batch_size', None)
+    if total is None:
+        return
+    if not isinstance(total, int) or isinstance(total, bool) or total < 1:
+        raise ValueError(f'total_batch_size must be a positive integer, got {total!r}')
+    if total % world_size:
+        raise ValueError(
+            f'total_batch_size={total} cannot be split evenly over {world_size} processes; '
+            f'use a process count that divides it or override it with --cfg-options total_batch_size=N'
+        )
+    cfg.train_dataloader.batch_size = total // world_size
+    print_log(
+        f'total_batch_size {total} over {world_size} process(es): train_dataloader.batch_size={total // world_size}',
+        logger='current',
+    )
+
+
 def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Applies the command line to a loaded config (mmseg's ``tools/train.py`` semantics)."""
     cfg.launcher = args.launcher
@@ -74,6 +116,10 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    # An explicit --cfg-options train_dataloader.batch_size=N wins over the config's total.
+    if 'train_dataloader.batch_size' not in (args.cfg_options or {}):
+        apply_total_batch_size(cfg, launched_world_size(args.launcher))
 
     if args.amp:
         if not torch.cuda.is_available():

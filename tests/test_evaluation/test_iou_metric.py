@@ -177,6 +177,20 @@ def test_format_only_writes_offset_pngs(tmp_path, reduce_zero_label):
         np.testing.assert_array_equal(png, s.pred_sem_seg.data[0].numpy() + offset)
 
 
+def test_save_predictions_writes_pngs_and_computes_metrics(tmp_path):
+    samples = make_samples(2)
+    metric = build_metric(save_predictions=True, output_dir=str(tmp_path))
+    metric.process({}, samples)
+    got = metric.evaluate(len(samples))
+    assert got['mIoU'] == pytest.approx(100 * np.nanmean(loop_metrics(samples, len(CLASSES))['IoU']))
+    assert sorted(os.listdir(tmp_path)) == ['000.png', '001.png', 'metrics.json']
+    for i, s in enumerate(samples):
+        png = cv2.imread(str(tmp_path / f'{i:03d}.png'), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(png, s.pred_sem_seg.data[0].numpy())
+    with pytest.raises(ValueError, match='save_predictions=True needs output_dir'):
+        IoUMetric(save_predictions=True)
+
+
 def test_json_and_confusion_png_written(tmp_path):
     samples = make_samples(3)
     metric = build_metric(output_dir=str(tmp_path / 'work'), save_confusion_png=True)

@@ -1,5 +1,6 @@
 """tools/train.py on the demo config: checkpoints, resume (also after SIGKILL), custom_imports."""
 
+import importlib.util
 import json
 import os
 import re
@@ -180,3 +181,37 @@ def test_dist_train_two_cpu_processes(tmp_path):
     test_cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(work_dir / 'iter_2.pth')]
     test = _run([*test_cmd, '--work-dir', str(tmp_path / 'test')])
     assert re.findall(r'Iter\(test\).*aAcc: ([\d.]+)\s+mIoU: ([\d.]+)', test) == val
+
+
+def _train_module():
+    spec = importlib.util.spec_from_file_location('segtools_tools_train', REPO / 'tools' / 'train.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(('launcher', 'env', 'world_size'), [('none', {}, 1), ('pytorch', {'WORLD_SIZE': '8'}, 8)])
+def test_total_batch_size_is_split_over_the_processes(tmp_path, monkeypatch, launcher, env, world_size):
+    train = _train_module()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = _small_config(tmp_path, 'total_batch_size = 16\n')
+    args = train.parse_args([str(config), '--work-dir', str(tmp_path / 'w'), '--launcher', launcher])
+    cfg = train.apply_args(train.Config.fromfile(str(config)), args)
+    assert cfg.train_dataloader.batch_size == 16 // world_size
+
+
+def test_total_batch_size_errors(tmp_path, monkeypatch):
+    train = _train_module()
+    monkeypatch.setenv('WORLD_SIZE', '3')
+    config = _small_config(tmp_path, 'total_batch_size = 16\n')
+    args = train.parse_args([str(config), '--launcher', 'pytorch'])
+    with pytest.raises(ValueError, match=r'total_batch_size=16 cannot be split evenly over 3 processes'):
+        train.apply_args(train.Config.fromfile(str(config)), args)
+    # An explicit per-process batch on the command line wins.
+    args = train.parse_args([str(config), '--launcher', 'pytorch', '--cfg-options', 'train_dataloader.batch_size=5'])
+    assert train.apply_args(train.Config.fromfile(str(config)), args).train_dataloader.batch_size == 5
+    monkeypatch.setenv('WORLD_SIZE', 'x')
+    args = train.parse_args([str(config), '--launcher', 'pytorch'])
+    with pytest.raises(ValueError, match="WORLD_SIZE='x'"):
+        train.apply_args(train.Config.fromfile(str(config)), args)

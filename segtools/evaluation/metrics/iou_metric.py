@@ -64,6 +64,9 @@ class IoUMetric(BaseMetric):
         save_json: Write ``metrics.json`` (atomically) when ``output_dir`` is set.
         save_confusion_png: Also write ``confusion_matrix.png``, rows normalised per
             ground-truth class; needs ``output_dir``.
+        save_predictions: Write each prediction as ``format_only`` does *and* compute the
+            metrics (``tools/test.py --out DIR``; mmseg writes them whenever ``output_dir``
+            is set). Needs ``output_dir``.
     """
 
     # '' rather than None: no prefix on the keys, without BaseMetric's "prefix not set" warning.
@@ -82,6 +85,7 @@ class IoUMetric(BaseMetric):
         prefix: str | None = None,
         save_json: bool = True,
         save_confusion_png: bool = False,
+        save_predictions: bool = False,
     ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         iou_metrics = (iou_metrics,) if isinstance(iou_metrics, str) else tuple(iou_metrics)
@@ -92,6 +96,8 @@ class IoUMetric(BaseMetric):
             raise ValueError('IoUMetric: format_only=True writes submission PNGs and needs output_dir')
         if save_confusion_png and output_dir is None:
             raise ValueError('IoUMetric: save_confusion_png=True needs output_dir to write the PNG into')
+        if save_predictions and output_dir is None:
+            raise ValueError('IoUMetric: save_predictions=True needs output_dir to write the PNGs into')
         self.ignore_index = ignore_index
         self.iou_metrics = iou_metrics
         self.nan_to_num = nan_to_num
@@ -100,6 +106,7 @@ class IoUMetric(BaseMetric):
         self.format_only = format_only
         self.save_json = save_json
         self.save_confusion_png = save_confusion_png
+        self.save_predictions = save_predictions
 
     @property
     def class_names(self) -> list[str]:
@@ -130,8 +137,9 @@ class IoUMetric(BaseMetric):
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
             pred = _pixel_data(sample, 'pred_sem_seg', i)
-            if self.format_only:
+            if self.format_only or self.save_predictions:
                 self._write_submission(sample, pred, i)
+            if self.format_only:
                 # A placeholder keeps len(results) == samples seen, so evaluate() does not warn.
                 self.results.append({})
                 continue
@@ -234,7 +242,7 @@ class IoUMetric(BaseMetric):
         img_path = sample.get('img_path')
         if not img_path:
             raise KeyError(
-                f'IoUMetric(format_only=True): sample {i} of the batch has no img_path to name its PNG after'
+                f'IoUMetric (writing prediction PNGs): sample {i} of the batch has no img_path to name its PNG after'
             )
         offset = 1 if sample.get('reduce_zero_label', False) else 0
         mask = pred.squeeze(0).cpu().numpy().astype(np.int64) + offset
