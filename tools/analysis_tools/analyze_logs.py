@@ -58,7 +58,7 @@ def resolve_log(path: str) -> str:
         return path
     if not osp.isdir(path):
         raise LogError(f'log {path!r} is neither a scalars.json file nor a work dir')
-    found = glob.glob(osp.join(path, '**', 'vis_data', 'scalars.json'), recursive=True)
+    found = glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json'))  # mmengine: <work_dir>/<timestamp>/vis_data
     if not found:
         raise LogError(f'work dir {path!r} holds no */vis_data/scalars.json (was the run logged with LocalVisBackend?)')
     return max(found, key=osp.getmtime)

@@ -2,7 +2,7 @@
 
 from .formatting import PackSegInputs
 from .geometric import EncodingRandomResize, Pad, RandomCrop, RandomFlip, RandomResize, RandomRotate, TransformRNG
-from .loading import LoadAnnotations
+from .loading import LoadAnnotations, LoadImageFromNDArray
 from .photometric import ColorJitter, Lighting, PhotoMetricDistortion, RandomGaussianBlur
 from .recognition import ECenterCrop, ERandomCrop, RandAugment
 
@@ -13,6 +13,7 @@ __all__ = [
     'EncodingRandomResize',
     'Lighting',
     'LoadAnnotations',
+    'LoadImageFromNDArray',
     'PackSegInputs',
     'Pad',
     'PhotoMetricDistortion',

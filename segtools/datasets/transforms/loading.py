@@ -5,6 +5,7 @@ Images are read by mmcv's ``LoadImageFromFile``, which the segtools
 loader is segmentation specific.
 """
 
+import cv2
 import mmcv
 import mmengine.fileio as fileio
 import numpy as np
@@ -135,3 +136,53 @@ class LoadAnnotations(BaseTransform):
             f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label}, '
             f"imdecode_backend='{self.imdecode_backend}', backend_args={self.backend_args})"
         )
+
+
+# ``color_type`` values of mmcv's loader that yield 3-channel BGR images.
+COLOR_TYPES = ('color', 'color_ignore_orientation')
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromNDArray(BaseTransform):
+    """Loads an image that is already in memory, like ``LoadImageFromFile`` loads a file.
+
+    The array is taken as OpenCV/mmcv reads images: BGR channel order, ``(H, W, 3)``,
+    or grayscale ``(H, W)`` / ``(H, W, 1)``. It is converted to what the config's file
+    loader would produce for the same picture, so arrays and files give the same inputs:
+    colour modes replicate a grayscale array to 3 channels (and drop an alpha channel),
+    ``'grayscale'`` converts BGR to one channel, ``'unchanged'`` keeps the array.
+
+    Reads ``results['img']``; sets ``img``, ``img_path`` (``None``), ``img_shape`` and
+    ``ori_shape`` (both ``(H, W)``).
+
+    Args:
+        color_type: ``color_type`` of the config's ``LoadImageFromFile``.
+        to_float32: Convert the image to float32, as the file loader's option does.
+    """
+
+    def __init__(self, color_type: str = 'color', to_float32: bool = False) -> None:
+        super().__init__()
+        self.color_type = color_type
+        self.to_float32 = to_float32
+
+    def transform(self, results: dict) -> dict:
+        img = np.asarray(results['img'])
+        if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 3, 4)) or img.size == 0:
+            raise ValueError(f'an image array must have shape (H, W) or (H, W, 1|3|4), got {img.shape}')
+        if self.color_type in COLOR_TYPES:
+            if img.ndim == 2 or img.shape[2] == 1:
+                img = np.repeat(img.reshape(*img.shape[:2], 1), 3, axis=2)
+            img = img[..., :3]
+        elif self.color_type == 'grayscale' and img.ndim == 3:
+            img = (
+                img[..., 0]
+                if img.shape[2] == 1
+                else cv2.cvtColor(np.ascontiguousarray(img[..., :3]), cv2.COLOR_BGR2GRAY)
+            )
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results.update(img=img, img_path=None, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(color_type={self.color_type!r}, to_float32={self.to_float32})'

@@ -1,0 +1,15 @@
+"""Inference API: build a model from a config and checkpoint, predict, draw and save results."""
+
+from segtools.datasets.transforms import LoadImageFromNDArray
+
+from .inference import inference_model, init_model, save_prediction_png, show_result
+from .model_loading import revert_sync_batchnorm
+
+__all__ = [
+    'LoadImageFromNDArray',
+    'inference_model',
+    'init_model',
+    'revert_sync_batchnorm',
+    'save_prediction_png',
+    'show_result',
+]
