@@ -138,7 +138,7 @@ class SegDataPreProcessor(BaseDataPreprocessor):
 
         Returns:
             ``dict(inputs=(N, C, H, W) float tensor, data_samples=...)`` with the
-            samples' labels padded and metainfo recorded.
+            samples' metainfo recorded (and, in training, their labels padded).
         """
         data = self.cast_data(data)
         inputs = list(data['inputs'])
@@ -159,7 +159,7 @@ class SegDataPreProcessor(BaseDataPreprocessor):
             padding = (0, width - w, 0, height - h)  # F.pad order: left, right, top, bottom
             padded.append(F.pad(img, padding, value=self.pad_val))
             if data_samples is not None:
-                self._pad_sample(data_samples[i], (h, w), (height, width), padding)
+                self._pad_sample(data_samples[i], (h, w), (height, width), padding, pad_label=training)
         batch = torch.stack(padded)
 
         if training:
@@ -184,11 +184,20 @@ class SegDataPreProcessor(BaseDataPreprocessor):
         return img
 
     def _pad_sample(
-        self, sample: SegDataSample, img_shape: tuple[int, int], pad_shape: tuple[int, int], padding: tuple
+        self,
+        sample: SegDataSample,
+        img_shape: tuple[int, int],
+        pad_shape: tuple[int, int],
+        padding: tuple,
+        pad_label: bool,
     ) -> None:
-        """Pads the sample's label map like its image and records the shapes in its metainfo."""
+        """Records the shapes in the sample's metainfo and, in training, pads its label map like its image.
+
+        At test time the label map stays as loaded: test pipelines load it after any resize, at
+        the original size, which is where ``postprocess_result`` puts the predictions (mmseg's rule).
+        """
         # A property, not a field name: `'gt_sem_seg' in sample` would look for '_gt_sem_seg'.
-        if hasattr(sample, 'gt_sem_seg'):
+        if pad_label and hasattr(sample, 'gt_sem_seg'):
             gt = sample.gt_sem_seg.data
             if tuple(gt.shape[-2:]) != img_shape:
                 raise ValueError(

@@ -9,7 +9,7 @@ from mmengine.config import Config
 import segtools.registry as registry
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / 'configs'
-SCHEDULES = sorted((CONFIG_ROOT / '_base_' / 'schedules').glob('*.py'))
+SCHEDULES = sorted((CONFIG_ROOT / '_base_' / 'schedules').glob('schedule_*k.py'))
 
 
 def test_default_runtime_uses_segtools_scope():

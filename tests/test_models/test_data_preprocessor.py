@@ -125,4 +125,16 @@ def test_stacked_tensor_input_and_label_size_check():
     preprocessor = SegDataPreProcessor()
     assert preprocessor(dict(inputs=torch.zeros(2, 3, 4, 4)))['inputs'].shape == (2, 3, 4, 4)
     with pytest.raises(ValueError, match='label map'):
-        preprocessor(dict(inputs=[image(4, 4)], data_samples=[labelled(4, 5)]))
+        preprocessor(dict(inputs=[image(4, 4)], data_samples=[labelled(4, 5)]), training=True)
+
+
+def test_test_time_labels_stay_at_their_loaded_size():
+    # Test pipelines resize the image but load the label map afterwards, at the original size,
+    # where the predictions are put back: the preprocessor must leave it alone.
+    preprocessor = SegDataPreProcessor(size=(8, 8))
+    sample = labelled(9, 11)
+    gt = sample.gt_sem_seg.data.clone()
+    out = preprocessor(dict(inputs=[image(4, 5)], data_samples=[sample]))
+    assert out['inputs'].shape == (1, 3, 4, 5)
+    assert torch.equal(out['data_samples'][0].gt_sem_seg.data, gt)
+    assert out['data_samples'][0].img_shape == (4, 5)

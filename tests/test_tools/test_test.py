@@ -82,3 +82,25 @@ def test_test_names_a_missing_checkpoint(trained, tmp_path):
     missing = tmp_path / 'nowhere.pth'
     result = _run([sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(missing)])
     assert result.returncode != 0 and 'nowhere.pth' in result.stderr and 'does not exist' in result.stderr
+
+
+def test_test_tta_evaluates_the_whole_val_set_once(trained, tmp_path):
+    config, checkpoint, val_metrics = trained
+    cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(checkpoint), '--work-dir', str(tmp_path)]
+    result = _run([*cmd, '--tta', '--cfg-options', 'tta_model.type=SegTTAModel'])
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    # 12 views (6 scales x flip) of each of the 27 val images, fused into one prediction per image:
+    # 7 batches of 4, and one metrics line.
+    assert re.search(r'Iter\(test\) \[7/7\]', log), log[-2000:]
+    tta_metrics = _metrics(log, 'test')
+    assert all(0.0 <= value <= 100.0 for value in tta_metrics)
+
+
+def test_test_tta_needs_the_config_keys(trained, tmp_path):
+    config, checkpoint, _ = trained
+    bare = tmp_path / 'no_tta.py'
+    bare.write_text(f'_base_ = {str(config)!r}\ntta_pipeline = None\n')
+    cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(bare), str(checkpoint), '--tta']
+    result = _run(cmd)
+    assert result.returncode != 0 and "--tta needs ['tta_pipeline']" in result.stderr

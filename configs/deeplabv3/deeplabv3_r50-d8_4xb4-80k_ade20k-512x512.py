@@ -1,0 +1,15 @@
+# DeepLabV3 R-50-D8 on ADE20K (150 classes), crop 512x512, 80k iterations:
+# mmseg's deeplabv3_r50-d8_4xb4-80k_ade20k-512x512 (4 GPUs x 4 images = 16 per step).
+_base_ = [
+    '../_base_/models/deeplabv3_r50-d8.py',
+    '../_base_/datasets/ade20k.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_80k.py',
+]
+crop_size = (512, 512)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(num_classes=150),
+    auxiliary_head=dict(num_classes=150),
+)

@@ -1,0 +1,4 @@
+# DRANet R-101-D8: dranet_r50-d8_4xb2-80k_cityscapes-512x1024
+# with a ResNet-101 backbone (only the depth changes).
+_base_ = './dranet_r50-d8_4xb2-80k_cityscapes-512x1024.py'
+model = dict(backbone=dict(depth=101))

@@ -1,0 +1,4 @@
+# FastFCN EncNet + JPU R-101s: fastfcn_r50s-d32_jpu_enc_4xb4-80e_pascal-context-59-480x480
+# with a ResNet-101 backbone (only the depth changes).
+_base_ = './fastfcn_r50s-d32_jpu_enc_4xb4-80e_pascal-context-59-480x480.py'
+model = dict(backbone=dict(depth=101))

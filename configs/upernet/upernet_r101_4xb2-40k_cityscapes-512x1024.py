@@ -1,0 +1,4 @@
+# UPerNet R-101: upernet_r50_4xb2-40k_cityscapes-512x1024
+# with a ResNet-101 backbone (only the depth changes).
+_base_ = './upernet_r50_4xb2-40k_cityscapes-512x1024.py'
+model = dict(backbone=dict(depth=101))

@@ -1,0 +1,13 @@
+# UPerNet R-50 (mmseg's upernet_r50_4xb2-40k_cityscapes-512x1024): Cityscapes, crop 512x1024, 4 GPUs
+# x 2 images, 40k iterations.
+_base_ = [
+    '../_base_/models/upernet_r50.py',
+    '../_base_/datasets/cityscapes.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_40k.py',
+]
+crop_size = (512, 1024)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+)

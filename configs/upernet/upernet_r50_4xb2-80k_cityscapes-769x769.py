@@ -1,0 +1,16 @@
+# UPerNet R-50 (mmseg's upernet_r50_4xb2-80k_cityscapes-769x769): Cityscapes, crop 769x769, 4 GPUs x
+# 2 images, 80k iterations.
+_base_ = [
+    '../_base_/models/upernet_r50.py',
+    '../_base_/datasets/cityscapes_769x769.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_80k.py',
+]
+crop_size = (769, 769)
+data_preprocessor = dict(size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    decode_head=dict(align_corners=True),
+    auxiliary_head=dict(align_corners=True),
+    test_cfg=dict(mode='slide', crop_size=(769, 769), stride=(513, 513)),
+)
