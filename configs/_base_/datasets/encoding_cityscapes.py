@@ -1,21 +1,12 @@
 # Cityscapes (19 classes, 2048x1024 images) with PyTorch-Encoding's segmentation recipe
-# (experiments/segmentation/train.py):
-#   train: long side random in [0.5, 2.0] x base_size (aspect kept), random crop_size crop, horizontal
-#          flip; no photometric distortion, no blur, no rotation. A crop smaller than crop_size (short
-#          side < crop) is padded by the data preprocessor, labels with 255 (Encoding pads them with 0).
-#   test:  the whole image with its long side resized to base_size; predictions are resized back,
-#          so metrics are computed at the original size (Encoding's testval mode).
-#   tta:   long side base_size x r for r in img_ratios, each with and without flip (MultiEvalModule).
-# segtools' EncodingRandomResize(base_size) draws the long side exactly as Encoding does (a
-# random integer); the RandomResize below draws it as int(base_size * U(0.5, 2.0)): the same range.
+# (experiments/segmentation/train.py) as in encoding_ade20k.py (batch, loaders, evaluator), at
+# base 1024 / crop 768 with Encoding's Cityscapes TTA scales. mmengine does not re-evaluate the
+# base's pipelines with the sizes below, so the pipelines that use them are spelt out again.
+_base_ = './encoding_ade20k.py'
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes'
 base_size = 1024
 crop_size = (768, 768)
-# PyTorch-Encoding trains with 16 images per step over all GPUs. tools/train.py sets
-# train_dataloader.batch_size = total_batch_size // world_size; batch_size=4 below is what a
-# 4-process run gets (and what a run without tools/train.py uses).
-total_batch_size = 16
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -48,32 +39,20 @@ tta_pipeline = [
         ],
     ),
 ]
-# Epoch-based like PyTorch-Encoding: a shuffled pass per epoch, the last incomplete batch dropped.
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
         pipeline=train_pipeline,
-    ),
+    )
 )
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='leftImg8bit/val', seg_map_path='gtFine/val'),
         pipeline=test_pipeline,
-    ),
+    )
 )
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -1,82 +1,26 @@
 # COCO 2017 restricted to VOC's 21 classes (PyTorch-Encoding's coco, used to pre-train VOC models)
-# with PyTorch-Encoding's segmentation recipe (experiments/segmentation/train.py):
-#   train: long side random in [0.5, 2.0] x base_size (aspect kept), random crop_size crop, horizontal
-#          flip; no photometric distortion, no blur, no rotation. A crop smaller than crop_size (short
-#          side < crop) is padded by the data preprocessor, labels with 255 (Encoding pads them with 0).
-#   test:  the whole image with its long side resized to base_size; predictions are resized back,
-#          so metrics are computed at the original size (Encoding's testval mode).
-#   tta:   long side base_size x r for r in img_ratios, each with and without flip (MultiEvalModule).
-# segtools' EncodingRandomResize(base_size) draws the long side exactly as Encoding does (a
-# random integer); the RandomResize below draws it as int(base_size * U(0.5, 2.0)): the same range.
+# with PyTorch-Encoding's segmentation recipe (experiments/segmentation/train.py) as in
+# encoding_ade20k.py: the same base 520 / crop 480, pipelines, TTA ratios, batch and loaders; only
+# the dataset and its files differ here.
 # tools/dataset_converters/coco21.py rasterises the instances and keeps, like Encoding, only the
 # images with more than 1000 labelled pixels; the kept lists are the ann_files below.
+_base_ = './encoding_ade20k.py'
 dataset_type = 'COCO21Dataset'
 data_root = 'data/coco'
-base_size = 520
-crop_size = (480, 480)
-# PyTorch-Encoding trains with 16 images per step over all GPUs. tools/train.py sets
-# train_dataloader.batch_size = total_batch_size // world_size; batch_size=4 below is what a
-# 4-process run gets (and what a run without tools/train.py uses).
-total_batch_size = 16
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    # scale=(base, base) with keep_ratio: the long side becomes base_size x ratio.
-    dict(type='RandomResize', scale=(base_size, base_size), ratio_range=(0.5, 2.0), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(base_size, base_size), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
-]
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [dict(type='Resize', scale=(int(base_size * r), int(base_size * r)), keep_ratio=True) for r in img_ratios],
-            [
-                dict(type='RandomFlip', prob=0.0, direction='horizontal'),
-                dict(type='RandomFlip', prob=1.0, direction='horizontal'),
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ],
-    ),
-]
-# Epoch-based like PyTorch-Encoding: a shuffled pass per epoch, the last incomplete batch dropped.
 train_dataloader = dict(
-    batch_size=4,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='train2017', seg_map_path='annotations21/train2017'),
         ann_file='annotations21/train2017.txt',
-        pipeline=train_pipeline,
-    ),
+    )
 )
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         data_prefix=dict(img_path='val2017', seg_map_path='annotations21/val2017'),
         ann_file='annotations21/val2017.txt',
-        pipeline=test_pipeline,
-    ),
+    )
 )
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
