@@ -31,7 +31,7 @@ $(EXT_STAMP): $(DEPS_STAMP) setup.py $(CSRC)
 demo: setup
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
 	$(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/iter_500.pth --work-dir $(DEMO_DIR)/test --show-dir $(DEMO_DIR)/test/vis
-	$(PY) tools/analysis_tools/analyze_logs.py $(DEMO_DIR) --keys loss mIoU --title demo --out $(DEMO_DIR)/curves.png
+	$(PY) tools/analysis_tools/analyze_logs.py $(DEMO_DIR) --keys loss mIoU --title "demo: $(notdir $(DEMO_CONFIG))" --legend train --out $(DEMO_DIR)/curves.png
 
 smoke: setup
 	$(PY) tools/ops_smoke.py

@@ -13,10 +13,21 @@ _base_ = [
 crop_size = (160, 160)
 max_iters = 500
 data_preprocessor = dict(size=crop_size)
+# Median-frequency class weights (power 0.5) of the training labels, from
+#   python tools/analysis_tools/class_weights.py configs/demo/fcn_r18-d8_brain-atlas.py
+# Background is 76% of the pixels and thalamus 0.08%; unweighted, the small deep structures
+# (insula, basal ganglia, thalamus, vermis) stay at 0 IoU in this budget (mIoU ~29 instead of ~43).
+class_weight = [0.52, 1.64, 1.89, 2.83, 2.93, 12.52, 4.09, 6.7, 11.19, 15.7, 2.29, 9.77]
 model = dict(
     data_preprocessor=data_preprocessor,
-    decode_head=dict(num_classes=12),
-    auxiliary_head=dict(num_classes=12),
+    decode_head=dict(
+        num_classes=12,
+        loss_decode=dict(type='CrossEntropyLoss', class_weight=class_weight, avg_non_ignore=True, loss_weight=1.0),
+    ),
+    auxiliary_head=dict(
+        num_classes=12,
+        loss_decode=dict(type='CrossEntropyLoss', class_weight=class_weight, avg_non_ignore=True, loss_weight=0.4),
+    ),
 )
 # Milder scale jitter than the dataset default and no colour distortion: the labels are
 # anatomical regions told apart largely by where they lie, so crops should keep most of the
@@ -37,7 +48,8 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters // 2)
+# Validation every 100 iterations (27 slices, a few seconds) draws the mIoU curve of `make demo`.
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=100)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters // 2, max_keep_ckpts=2),
