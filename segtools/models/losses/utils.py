@@ -62,11 +62,13 @@ def parse_class_weight(owner: str, class_weight: Sequence[float] | str | None) -
             raise ValueError(f'{owner}: class_weight file {path!r} does not exist')
         class_weight = np.load(path) if path.endswith('.npy') else load(path)
     try:
-        weight = torch.as_tensor(np.asarray(class_weight, dtype=np.float64), dtype=torch.float32)
+        values = np.asarray(class_weight, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(f'{owner}: class_weight must be a list of floats, got {class_weight!r}') from error
-    if weight.dim() != 1 or weight.numel() == 0:
+    # Checked in numpy: under `with torch.device('meta')` (building a model without memory) a
+    # tensor check would need .item() on a meta tensor.
+    if values.ndim != 1 or values.size == 0:
         raise ValueError(f'{owner}: class_weight must be a non-empty 1-D list of floats, got {class_weight!r}')
-    if not torch.isfinite(weight).all() or (weight < 0).any():
+    if not np.isfinite(values).all() or (values < 0).any():
         raise ValueError(f'{owner}: class_weight must be finite and non-negative, got {class_weight!r}')
-    return weight
+    return torch.as_tensor(values, dtype=torch.float32)
