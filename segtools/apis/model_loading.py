@@ -11,12 +11,13 @@ from collections.abc import Mapping
 
 import torch
 from mmengine.config import Config
+from mmengine.runner import CheckpointLoader
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from segtools.datasets.base_seg_dataset import generate_palette
 from segtools.registry import DATASETS
-from segtools.utils.checkpoint import load_from_local_safe
+from segtools.utils.checkpoint import load_from_local_safe, setup_safe_checkpointing
 
 # Key prefixes a checkpoint may lack: auxiliary heads only train, inference never runs them.
 OPTIONAL_PREFIXES = ('auxiliary_head.',)
@@ -75,7 +76,7 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
 
     Args:
         model: The freshly built model.
-        checkpoint: Local path of the checkpoint.
+        checkpoint: Path of the checkpoint, or ``segtools://NAME`` / a URL (downloaded to the cache).
         config_name: The config's file name, for error messages.
 
     Returns:
@@ -87,8 +88,12 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
         ValueError: Not a state dict, shapes that differ or weights the model needs are missing.
     """
     if '://' in str(checkpoint):
-        raise ValueError(f'checkpoint {checkpoint!r}: only local files are loaded; download it first')
-    loaded = load_from_local_safe(str(checkpoint), map_location='cpu')
+        # segtools://NAME, http(s)://... and mmengine's names: downloaded into the cache,
+        # hash-checked, then loaded weights-only (segtools.utils.checkpoint.register_safe_loaders).
+        setup_safe_checkpointing()
+        loaded = CheckpointLoader.load_checkpoint(str(checkpoint), map_location='cpu')
+    else:
+        loaded = load_from_local_safe(str(checkpoint), map_location='cpu')
     if not isinstance(loaded, Mapping):
         raise ValueError(f'checkpoint {checkpoint} holds a {type(loaded).__name__}, expected a dict')
     state = loaded.get('state_dict', loaded)

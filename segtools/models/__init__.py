@@ -1,6 +1,14 @@
 """Models of segtools; importing this package registers them in ``MODELS``."""
 
-from . import backbones, decode_heads, layers, losses, necks, segmentors  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    backbones,
+    decode_heads,
+    layers,
+    losses,
+    model_store,  # noqa: F401  (registers segtools:// and the weights-only checkpoint loaders)
+    necks,
+    segmentors,
+)
 from .data_preprocessor import SegDataPreProcessor
 from .segmentors import EncoderDecoder, SegTTAModel
 

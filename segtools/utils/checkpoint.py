@@ -26,16 +26,28 @@ renames it into place (``os.replace`` is atomic on POSIX), so a checkpoint path 
 complete or absent; :func:`find_resumable_checkpoint` also skips pointers to missing or
 incomplete files.
 
-Nothing happens at import: the tools call :func:`setup_safe_checkpointing` (idempotent).
+Remote schemes: mmengine's loaders for ``http(s)://``, ``torchvision://``, ``open-mmlab://``,
+``mmcls://``, ``s3://``/``petrel://`` and ``pavi://`` call ``torch.load`` with its defaults (and
+mmengine's ``load_url`` keeps its own cache). :func:`register_safe_loaders` replaces every one of
+them: URLs are fetched by :func:`segtools.utils.download.download_file` into
+``$SEGTOOLS_HOME/url/<host>/<path>`` (resumable, locked, ``SEGTOOLS_OFFLINE`` aware) and loaded
+weights-only; object-store bytes are loaded weights-only; ``pavi://`` is refused. No loading path
+left registered ends in a ``torch.load`` without ``weights_only=True``.
+
+Nothing happens at import of this module: the tools call :func:`setup_safe_checkpointing`
+(idempotent), and importing :mod:`segtools.models.model_store` (``segtools://``) registers the loaders.
 """
 
+import hashlib
 import inspect
+import io
 import os
 import os.path as osp
 import pickle
 import re
 import tempfile
 import types
+import urllib.parse
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,6 +59,9 @@ from mmengine.fileio.backends import backends as registered_backends
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
+from mmengine.runner import checkpoint as mmengine_checkpoint
+
+from .download import cache_dir, download_file
 
 # Globals allowed in addition to torch's weights-only defaults. Empty: with
 # PlainCheckpointStateHook our checkpoints need none (see the module docstring).
@@ -115,25 +130,146 @@ def load_from_local_safe(filename: str, map_location: str | torch.device | None 
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    return load_weights_only(filename, filename, map_location)
+
+
+def load_weights_only(source: str | io.BytesIO, name: str, map_location: str | torch.device | None = None) -> dict:
+    """``torch.load(source, weights_only=True)`` with segtools' errors.
+
+    Args:
+        source: A path or an in-memory file.
+        name: What to call it in errors (path or URL).
+        map_location: Same as :func:`torch.load`.
+
+    Raises:
+        UnsafeCheckpointError: Unpickling needs globals outside the allow-list (named).
+        CorruptCheckpointError: Truncated or not a torch checkpoint.
+    """
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        return torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         try:
-            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+            if isinstance(source, io.BytesIO):
+                source.seek(0)
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(source)
         except Exception:  # noqa: BLE001 - the listing is a courtesy; the refusal stands
             unsafe = []
         listed = ', '.join(unsafe) if unsafe else 'see the cause below'
         raise UnsafeCheckpointError(
-            f'Refusing to load checkpoint {filename}: unpickling it needs globals outside the '
+            f'Refusing to load checkpoint {name}: unpickling it needs globals outside the '
             f'weights-only allow-list ({listed}); such a file can run arbitrary code when loaded. '
             'segtools never loads checkpoints with weights_only=False. Checkpoints written by '
-            'tools/train.py need no extra globals; re-save the weights of a trusted file as a plain '
-            '{"state_dict": ...} dict of tensors.'
+            'tools/train.py need no extra globals; re-save the weights of a file you trust as a plain '
+            '{"state_dict": ...} dict of tensors, e.g. python -c "import torch; c = torch.load(\'IN\', '
+            "weights_only=False); torch.save({'state_dict': c.get('state_dict', c)}, 'OUT')\"."
         ) from error
     except (RuntimeError, EOFError, zipfile.BadZipFile) as error:
-        raise CorruptCheckpointError(
-            f'checkpoint {filename} is truncated or not a torch checkpoint ({error})'
-        ) from error
+        raise CorruptCheckpointError(f'checkpoint {name} is truncated or not a torch checkpoint ({error})') from error
+
+
+def url_cache_path(url: str) -> str:
+    """Cache path of a URL download: ``$SEGTOOLS_HOME/url/<host>/<path>``.
+
+    URLs with a query, or a path with ``.``/``..``/empty components, go to
+    ``url/<sha256(url)[:16]>/<basename>`` instead, so no URL can point outside the cache.
+    """
+    parts = urllib.parse.urlsplit(url)
+    segments = parts.path.split('/')[1:]
+    root = cache_dir() / 'url'
+    plain = segments and all(seg not in ('', '.', '..') and '\\' not in seg for seg in segments)
+    if plain and not parts.query and parts.netloc and parts.netloc not in ('.', '..'):
+        return str(root.joinpath(parts.netloc.replace(':', '_'), *segments))
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    basename = next((seg for seg in reversed(segments) if seg not in ('', '.', '..')), 'download')
+    return str(root / digest / basename)
+
+
+def load_from_http_safe(filename: str, map_location: str | torch.device | None = None) -> dict:
+    """Loader of ``http(s)://``: download into the segtools cache (:func:`url_cache_path`), load weights-only.
+
+    Every rank calls it; the download lock makes one process per machine download while the others
+    wait. ``SEGTOOLS_OFFLINE=1`` fails at once naming the path to place the file at.
+    """
+    path = download_file(filename, url_cache_path(filename))
+    return load_weights_only(str(path), f'{filename} (cached at {path})', map_location)
+
+
+def load_from_torchvision_safe(filename: str, map_location: str | torch.device | None = None) -> dict:
+    """Loader of ``torchvision://``/``modelzoo://``: torchvision's URL, then :func:`load_from_http_safe`."""
+    name = filename.split('://', 1)[1]
+    urls = mmengine_checkpoint.get_torchvision_models()
+    if name not in urls:
+        raise KeyError(f'{filename}: torchvision has no weights named {name!r}')
+    return load_from_http_safe(urls[name], map_location)
+
+
+def load_from_openmmlab_safe(filename: str, map_location: str | torch.device | None = None) -> dict:
+    """Loader of ``open-mmlab://``/``openmmlab://`` (mmengine's name table), loaded weights-only."""
+    name = filename.split('://', 1)[1]
+    name = mmengine_checkpoint.get_deprecated_model_names().get(name, name)
+    urls = mmengine_checkpoint.get_external_models()
+    if name not in urls:
+        raise KeyError(f'{filename}: mmengine knows no open-mmlab weights named {name!r}')
+    url = urls[name]
+    if url.startswith(('http://', 'https://')):
+        return load_from_http_safe(url, map_location)
+    return load_from_local_safe(osp.join(mmengine_checkpoint._get_mmengine_home(), url), map_location)
+
+
+def load_from_mmcls_safe(filename: str, map_location: str | torch.device | None = None) -> dict:
+    """Loader of ``mmcls://`` (mmengine's name table and key processing), loaded weights-only."""
+    name = filename.split('://', 1)[1]
+    urls = mmengine_checkpoint.get_mmcls_models()
+    if name not in urls:
+        raise KeyError(f'{filename}: mmengine knows no mmcls weights named {name!r}')
+    return mmengine_checkpoint._process_mmcls_checkpoint(load_from_http_safe(urls[name], map_location))
+
+
+def load_from_ceph_safe(filename: str, map_location: str | torch.device | None = None) -> dict:
+    """Loader of ``s3://``/``petrel://``: the bytes from mmengine's petrel backend, loaded weights-only."""
+    backend = mmengine_checkpoint.get_file_backend(filename, backend_args={'backend': 'petrel'})
+    with io.BytesIO(backend.get(filename)) as buffer:
+        return load_weights_only(buffer, filename, map_location)
+
+
+def refuse_pavi(filename: str, map_location: str | torch.device | None = None) -> dict:
+    """Loader of ``pavi://``: refused (mmengine's loads the download without ``weights_only``)."""
+    raise ValueError(
+        f'{filename}: segtools does not load pavi:// checkpoints (mmengine loads them without weights_only); '
+        'download the file and pass its local path'
+    )
+
+
+# Every scheme mmengine registers, with the weights-only loader that replaces its own.
+SAFE_LOADERS = (
+    ('', load_from_local_safe),
+    (('http://', 'https://'), load_from_http_safe),
+    (('modelzoo://', 'torchvision://'), load_from_torchvision_safe),
+    (('open-mmlab://', 'openmmlab://'), load_from_openmmlab_safe),
+    ('mmcls://', load_from_mmcls_safe),
+    ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), load_from_ceph_safe),
+    ('pavi://', refuse_pavi),
+)
+
+
+def register_safe_loaders() -> None:
+    """Replaces every loader of mmengine's ``CheckpointLoader`` by a weights-only one (idempotent).
+
+    A scheme that mmengine registers and segtools does not know (a newer mmengine) could load
+    without ``weights_only``: it is replaced by a loader that refuses, naming the scheme.
+    """
+    for prefixes, loader in SAFE_LOADERS:
+        CheckpointLoader.register_scheme(prefixes=prefixes, loader=loader, force=True)
+    for prefix, loader in list(CheckpointLoader._schemes.items()):
+        if getattr(loader, '__module__', '').startswith('mmengine'):
+            CheckpointLoader.register_scheme(prefixes=prefix, loader=_refuse_unknown_scheme, force=True)
+
+
+def _refuse_unknown_scheme(filename: str, map_location: str | torch.device | None = None) -> dict:
+    raise ValueError(
+        f'{filename}: segtools has no weights-only loader for this mmengine checkpoint scheme; '
+        'download the file and pass its local path'
+    )
 
 
 def _plain(value: object) -> object:
@@ -300,7 +436,8 @@ def setup_safe_checkpointing(extra_safe_globals: Iterable[type] = ()) -> None:
     """Makes mmengine load local checkpoints weights-only and offers the atomic backend.
 
     Registers :func:`load_from_local_safe` as ``CheckpointLoader``'s loader for local paths
-    (replacing mmengine's plain ``torch.load``), allow-lists :data:`SAFE_GLOBALS` plus
+    (replacing mmengine's plain ``torch.load``) and weights-only loaders for every remote scheme
+    (:func:`register_safe_loaders`, ``segtools://`` included), allow-lists :data:`SAFE_GLOBALS` plus
     ``extra_safe_globals`` after :func:`check_safe_globals`, and registers
     :class:`AtomicLocalBackend` as ``'atomic_local'``. Idempotent.
 
@@ -311,7 +448,10 @@ def setup_safe_checkpointing(extra_safe_globals: Iterable[type] = ()) -> None:
     check_safe_globals(allowed)
     if allowed:
         torch.serialization.add_safe_globals(allowed)
-    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
+    register_safe_loaders()
+    # Importing the model store registers ``segtools://`` (a lazy import: models sit below utils).
+    import segtools.models.model_store  # noqa: F401
+
     if ATOMIC_BACKEND not in registered_backends:
         register_backend(ATOMIC_BACKEND, AtomicLocalBackend)
 

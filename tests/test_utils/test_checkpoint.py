@@ -1,17 +1,23 @@
 """Safe (weights-only) checkpoint loading, plain message-hub state and atomic writes."""
 
 import builtins
+import functools
+import http.server
 import inspect
 import os
 import pickle
+import shutil
+import threading
 
 import numpy as np
 import pytest
 import torch
 from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer, MessageHub
-from mmengine.runner import CheckpointLoader
+from mmengine.model import BaseModel
+from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
 
+from segtools.registry import MODELS
 from segtools.utils.checkpoint import (
     ATOMIC_BACKEND,
     SAFE_GLOBALS,
@@ -25,6 +31,7 @@ from segtools.utils.checkpoint import (
     message_hub_from_plain,
     message_hub_to_plain,
     setup_safe_checkpointing,
+    url_cache_path,
 )
 
 
@@ -163,3 +170,105 @@ def test_safe_loader_keeps_state_dicts(tmp_path):
     torch.testing.assert_close(loaded['state_dict']['conv.weight'], state['state_dict']['conv.weight'])
     assert loaded['meta'] == state['meta']
     assert pickle.UnpicklingError in UnsafeCheckpointError.__mro__
+
+
+# --- Every loading path refuses a code-executing pickle (weights-only loaders for all schemes) ---
+
+
+class _TinyModel(BaseModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 2)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return self.linear(inputs)
+
+
+@pytest.fixture
+def evil(tmp_path):
+    """``(path, marker)``: a checkpoint whose unpickling would create ``marker``."""
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'linear.weight': torch.zeros(2, 2)}, 'meta': RunsCode(str(marker))}, path)
+    setup_safe_checkpointing()
+    return path, marker
+
+
+@pytest.fixture
+def http_dir(tmp_path, monkeypatch):
+    """``(folder, base_url)``: a 127.0.0.1 server of ``folder``; ``$SEGTOOLS_HOME`` is a fresh folder."""
+    folder = tmp_path / 'served'
+    folder.mkdir()
+    monkeypatch.setenv('SEGTOOLS_HOME', str(tmp_path / 'home'))
+    monkeypatch.delenv('SEGTOOLS_OFFLINE', raising=False)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f'http://127.0.0.1:{server.server_address[1]}'
+    server.shutdown()
+    server.server_close()
+
+
+def test_every_mmengine_scheme_has_a_segtools_loader():
+    setup_safe_checkpointing()
+    schemes = dict(CheckpointLoader._schemes)
+    for prefix in ('', 'http://', 'https://', 'torchvision://', 'open-mmlab://', 'mmcls://', 'pavi://', 'segtools://'):
+        assert prefix in schemes
+    assert all(loader.__module__.startswith('segtools.') for loader in schemes.values()), schemes
+    with pytest.raises(ValueError, match='pavi://'):
+        CheckpointLoader.load_checkpoint('pavi://some/model')
+
+
+def test_init_cfg_pretrained_local_path_refuses(evil):
+    path, marker = evil
+    backbone = MODELS.build(
+        dict(type='ResNet', depth=18, base_channels=8, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    )
+    with pytest.raises(UnsafeCheckpointError):
+        backbone.init_weights()
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint(backbone, str(path))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('resume', [False, True])
+def test_runner_load_from_and_resume_refuse(evil, tmp_path, resume):
+    path, marker = evil
+    runner = Runner(
+        model=_TinyModel(),
+        work_dir=str(tmp_path / 'run'),
+        load_from=str(path),
+        resume=resume,
+        experiment_name=f'refuse_{resume}_{os.getpid()}',
+    )
+    with pytest.raises(UnsafeCheckpointError):
+        runner.load_or_resume()
+    assert not marker.exists()
+
+
+def test_http_loader_downloads_into_cache_and_loads_weights_only(evil, http_dir, tmp_path):
+    path, marker = evil
+    folder, base = http_dir
+    shutil.copy(path, folder / 'evil.pth')
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        CheckpointLoader.load_checkpoint(f'{base}/evil.pth')
+    assert not marker.exists()
+
+    torch.save({'state_dict': {'w': torch.arange(3.0)}}, folder / 'good.pth')
+    loaded = CheckpointLoader.load_checkpoint(f'{base}/good.pth')
+    assert torch.equal(loaded['state_dict']['w'], torch.arange(3.0))
+    cached = url_cache_path(f'{base}/good.pth')
+    assert cached == str(tmp_path / 'home' / 'url' / base.split('//')[1].replace(':', '_') / 'good.pth')
+    assert os.path.isfile(cached)
+
+
+def test_url_cache_path_never_leaves_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('SEGTOOLS_HOME', str(tmp_path))
+    for url in ('http://h/../../etc/x.pth', 'http://h/a//b.pth', 'http://h/x.pth?token=1'):
+        cached = os.path.realpath(url_cache_path(url))
+        assert cached.startswith(str(tmp_path / 'url') + os.sep), url
+        assert os.path.basename(cached) in ('x.pth', 'b.pth')

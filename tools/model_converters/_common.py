@@ -1,0 +1,348 @@
+"""Pieces shared by the checkpoint converters: key-mapping rules, the model check, loading and atomic saving.
+
+The converters import this module as ``_common``: run as scripts
+(``python tools/model_converters/mmseg2segtools.py``), their own folder is first on
+``sys.path``.
+
+A converter is a list of :class:`Rule` per architecture. A rule matches the *module path* of a
+key (everything before the last dot, e.g. ``head.conv5.0``) with ``re.fullmatch`` and rewrites it;
+the leaf (``weight``, ``running_mean``, ``codewords``...) is kept. The first matching rule wins.
+A rule whose target is ``None`` drops the key (classifier heads of ImageNet checkpoints); every
+dropped key is reported. A key that no rule matches is an error: the converter refuses to guess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+# Leaves a converted key may end with: conv/linear/norm parameters and buffers, Encoding's.
+LEAVES = frozenset({'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked', 'codewords', 'scale'})
+
+Transform = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ConversionError(ValueError):
+    """A source key has no rule, or a rule produced an impossible key."""
+
+
+class ShapeMismatchError(ValueError):
+    """A converted tensor's shape differs from the segtools model's."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Rewrites the module path of the keys it matches.
+
+    Args:
+        pattern: Regular expression matched against the whole module path.
+        target: ``re.Match.expand`` template (``\\1``, ``\\g<name>``), a function of the match,
+            or ``None`` to drop the key.
+        transform: Optional function applied to the tensor of a converted key whose leaf is
+            ``weight`` (e.g. a permutation of input channels); ``None`` keeps it.
+    """
+
+    pattern: str
+    target: str | Callable[[re.Match], str] | None
+    transform: Transform | None = None
+
+    def apply(self, module: str) -> tuple[bool, str | None]:
+        """``(matched, new module path or None when dropped)``."""
+        match = re.fullmatch(self.pattern, module)
+        if match is None:
+            return False, None
+        if self.target is None:
+            return True, None
+        return True, self.target(match) if callable(self.target) else match.expand(self.target)
+
+
+@dataclass
+class Conversion:
+    """The result of :func:`convert_keys`: converted tensors, dropped source keys, the key map."""
+
+    state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+
+
+def convert_keys(state_dict: Mapping[str, torch.Tensor], rules: Sequence[Rule], arch: str) -> Conversion:
+    """Applies ``rules`` to every key of ``state_dict``.
+
+    Args:
+        state_dict: Source tensors by key.
+        rules: Rules of one architecture, first match wins.
+        arch: Architecture name, for the messages.
+
+    Returns:
+        The :class:`Conversion`; ``num_batches_tracked`` is added (0) for every batch norm that
+        lacks it (old PyTorch checkpoints), so it is never reported missing.
+
+    Raises:
+        ConversionError: Keys that no rule matches (all named), a leaf outside :data:`LEAVES`,
+            or two source keys mapped to one target.
+    """
+    result = Conversion()
+    unmatched = []
+    for key, tensor in state_dict.items():
+        module, _, leaf = key.rpartition('.')
+        for rule in rules:
+            matched, new_module = rule.apply(module)
+            if matched:
+                break
+        else:
+            unmatched.append(key)
+            continue
+        if new_module is None:
+            result.dropped.append(key)
+            continue
+        if leaf not in LEAVES:
+            raise ConversionError(f'{arch}: key {key!r} has leaf {leaf!r}; expected one of {sorted(LEAVES)}')
+        new_key = f'{new_module}.{leaf}'
+        if new_key in result.state_dict:
+            first = next(src for src, dst in result.renamed.items() if dst == new_key)
+            raise ConversionError(f'{arch}: keys {first!r} and {key!r} both map to {new_key!r}')
+        if rule.transform is not None and leaf == 'weight':
+            tensor = rule.transform(tensor)
+        result.state_dict[new_key] = tensor
+        result.renamed[key] = new_key
+    if unmatched:
+        shown = ', '.join(unmatched[:10]) + (f' ... ({len(unmatched)} in all)' if len(unmatched) > 10 else '')
+        raise ConversionError(f'{arch}: no conversion rule for source keys: {shown}')
+    add_num_batches_tracked(result.state_dict)
+    return result
+
+
+def add_num_batches_tracked(state_dict: dict[str, torch.Tensor]) -> None:
+    """Adds ``num_batches_tracked = 0`` next to every ``running_var`` that has none (in place)."""
+    for key in [k for k in state_dict if k.endswith('.running_var')]:
+        counter = key[: -len('running_var')] + 'num_batches_tracked'
+        state_dict.setdefault(counter, torch.tensor(0, dtype=torch.long))
+
+
+def backbone_rules(*, deep_stem: bool, avg_down: bool, split_attention: bool, prefix: str = '') -> list[Rule]:
+    """Rules of a ResNet-family backbone in the torchvision/timm/PyTorch-Encoding layout.
+
+    Those projects name the deep stem ``conv1.{0,1,3,4,6}`` plus ``bn1`` (conv, norm, ReLU,
+    conv, norm, ReLU, conv, then the stem norm); segtools' stem is one ``nn.Sequential``
+    ``stem.{0..7}`` whose index 7 is that last norm. Blocks already share segtools' names.
+
+    Args:
+        deep_stem: Three 3x3 stem convs (PyTorch-Encoding ``resnet*s``, ResNet-D, ResNeSt).
+        avg_down: Shortcut ``AvgPool, conv, norm`` (``downsample.{1,2}``) instead of
+            ``conv, norm`` (``downsample.{0,1}``).
+        split_attention: The 3x3 conv is a split-attention conv (``conv2.{conv,bn0,fc1,bn1,fc2}``,
+            no ``bn2``).
+        prefix: Source prefix of every backbone key (``pretrained.`` in PyTorch-Encoding's
+            segmentation models); the target prefix is ``backbone.`` when it is set.
+
+    Returns:
+        The rules, the classifier ``fc`` dropped.
+    """
+    src = re.escape(prefix)
+    dst = 'backbone.' if prefix else ''
+    block = rf'{src}(layer\d+\.\d+)'
+    rules = []
+    if deep_stem:
+        rules += [Rule(rf'{src}conv1\.([01346])', dst + r'stem.\1'), Rule(rf'{src}bn1', dst + 'stem.7')]
+    else:
+        rules += [Rule(rf'{src}(conv1|bn1)', dst + r'\1')]
+    rules.append(Rule(rf'{block}\.(conv1|bn1|conv3|bn3)', dst + r'\1.\2'))
+    if split_attention:
+        rules.append(Rule(rf'{block}\.conv2\.(conv|bn0|fc1|bn1|fc2)', dst + r'\1.conv2.\2'))
+    else:
+        rules.append(Rule(rf'{block}\.(conv2|bn2)', dst + r'\1.\2'))
+    rules.append(Rule(rf'{block}\.downsample\.({"[12]" if avg_down else "[01]"})', dst + r'\1.downsample.\2'))
+    rules.append(Rule(rf'{src}fc', None))
+    return rules
+
+
+def move_last_block_first(num_blocks: int) -> Transform:
+    """Transform of a conv weight ``(C_out, num_blocks * C, kh, kw)`` whose input concatenation
+    order was ``[b_0, ..., b_{n-1}]`` into the order ``[b_{n-1}, b_0, ..., b_{n-2}]``."""
+
+    def transform(weight: torch.Tensor) -> torch.Tensor:
+        if weight.shape[1] % num_blocks:
+            raise ConversionError(f'cannot split {weight.shape[1]} input channels into {num_blocks} equal blocks')
+        width = weight.shape[1] // num_blocks
+        return torch.cat([weight[:, -width:], weight[:, :-width]], dim=1).contiguous()
+
+    return transform
+
+
+# ----------------------------------------------------------------------------------------------- model check
+def model_state_from_config(config: str | Path, backbone_only: bool) -> dict[str, torch.Tensor]:
+    """Builds the model of a segtools config (no weights loaded) and returns its state dict.
+
+    Args:
+        config: Path of an mmengine config.
+        backbone_only: Build ``model.backbone`` when the config's model has one (for
+            backbone checkpoints, whose keys carry no ``backbone.`` prefix).
+    """
+    from mmengine.config import Config
+
+    from segtools.registry import MODELS
+    from segtools.utils import register_all_modules
+
+    register_all_modules()
+    cfg = Config.fromfile(str(config))
+    model_cfg = cfg.model
+    if backbone_only and 'backbone' in model_cfg:
+        model_cfg = model_cfg.backbone
+    return MODELS.build(model_cfg).state_dict()
+
+
+def check_against_model(
+    converted: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]
+) -> tuple[list[str], list[str]]:
+    """Compares converted tensors with a model's state dict.
+
+    Returns:
+        ``(missing, unexpected)``: model keys absent from ``converted`` and converted keys the
+        model does not have, both sorted.
+
+    Raises:
+        ShapeMismatchError: Naming every key present in both with different shapes and the two
+            shapes.
+    """
+    mismatched = [
+        f'{key}: converted {tuple(converted[key].shape)} vs model {tuple(expected[key].shape)}'
+        for key in converted
+        if key in expected and tuple(converted[key].shape) != tuple(expected[key].shape)
+    ]
+    if mismatched:
+        raise ShapeMismatchError('shape mismatch for ' + '; '.join(mismatched))
+    missing = sorted(set(expected) - set(converted))
+    unexpected = sorted(set(converted) - set(expected))
+    return missing, unexpected
+
+
+# ----------------------------------------------------------------------------------------------- files
+def load_source_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Loads a checkpoint weights-only and returns ``(state_dict, source meta)``.
+
+    Accepts a bare state dict or a dict with ``state_dict`` (mmseg/mmengine, PyTorch-Encoding's
+    training script) or ``model`` (timm/torchvision training scripts); a ``module.`` prefix
+    (``DataParallel``) is removed.
+
+    Raises:
+        segtools.utils.checkpoint.UnsafeCheckpointError: The file needs globals that could run
+            code when unpickled.
+        ConversionError: The file holds no dict of tensors.
+    """
+    from segtools.utils import load_from_local_safe
+
+    checkpoint = load_from_local_safe(str(path), map_location='cpu')
+    if not isinstance(checkpoint, Mapping):
+        raise ConversionError(f'{path}: expected a dict checkpoint, got {type(checkpoint).__name__}')
+    meta = checkpoint.get('meta', {}) if isinstance(checkpoint.get('meta'), Mapping) else {}
+    for wrapper in ('state_dict', 'model'):
+        if isinstance(checkpoint.get(wrapper), Mapping):
+            checkpoint = checkpoint[wrapper]
+            break
+    bad = [key for key, value in checkpoint.items() if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise ConversionError(f'{path}: expected a state dict of tensors; not tensors: {bad[:5]}')
+    if checkpoint and all(key.startswith('module.') for key in checkpoint):
+        checkpoint = {key[len('module.') :]: value for key, value in checkpoint.items()}
+    return dict(checkpoint), dict(meta)
+
+
+def save_atomic(obj: object, path: str | Path) -> Path:
+    """``torch.save`` into a temporary file next to ``path``, fsync, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+def _print_keys(title: str, keys: Iterable[str]) -> None:
+    keys = list(keys)
+    if keys:
+        print(f'{title} ({len(keys)}):')
+        for key in keys:
+            print(f'  {key}')
+
+
+def run_cli(
+    argv: Sequence[str] | None,
+    *,
+    description: str,
+    archs: Sequence[str],
+    convert_fn: Callable[[Mapping[str, torch.Tensor], str], Conversion],
+    backbone_archs: Iterable[str],
+    source: str,
+) -> int:
+    """The command line every converter shares; returns the exit status.
+
+    ``SRC DST --arch NAME [--config CONFIG] [--allow-missing]``. With ``--config`` the converted
+    keys are checked against the model the config builds (its backbone for a backbone arch):
+    a shape mismatch always fails; missing or unexpected keys fail unless ``--allow-missing``.
+    Nothing is written when the conversion fails. Output: ``{'state_dict', 'meta'}``.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', type=Path, help='source checkpoint (.pth)')
+    parser.add_argument('dst', type=Path, help='converted checkpoint to write')
+    parser.add_argument(
+        '--arch',
+        '--model',
+        dest='arch',
+        required=True,
+        choices=sorted(archs),
+        metavar='NAME',
+        help=f'source model, one of: {", ".join(sorted(archs))}',
+    )
+    parser.add_argument('--config', type=Path, default=None, help='segtools config whose model the result must fit')
+    parser.add_argument(
+        '--allow-missing', action='store_true', help='with --config, only report missing/unexpected keys'
+    )
+    args = parser.parse_args(argv)
+    from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
+
+    try:
+        state_dict, meta = load_source_state_dict(args.src)
+        result = convert_fn(state_dict, args.arch)
+    except (FileNotFoundError, UnsafeCheckpointError, CorruptCheckpointError, ConversionError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    _print_keys('dropped source keys', result.dropped)
+    print(f'converted {len(result.state_dict)} tensors ({args.arch})')
+    if args.config is not None:
+        expected = model_state_from_config(args.config, backbone_only=args.arch in set(backbone_archs))
+        try:
+            missing, unexpected = check_against_model(result.state_dict, expected)
+        except ShapeMismatchError as error:
+            print(f'error: {args.config}: {error}', file=sys.stderr)
+            return 1
+        _print_keys('missing keys (in the model, not in the checkpoint)', missing)
+        _print_keys('unexpected keys (in the checkpoint, not in the model)', unexpected)
+        if (missing or unexpected) and not args.allow_missing:
+            print(
+                f'error: {len(missing)} missing and {len(unexpected)} unexpected keys against {args.config} '
+                '(--allow-missing to write anyway)',
+                file=sys.stderr,
+            )
+            return 1
+        if not missing and not unexpected:
+            print(f'all keys and shapes match {args.config}')
+    meta = {'source': source, 'arch': args.arch, 'src': str(args.src), 'src_meta': meta}
+    save_atomic({'state_dict': result.state_dict, 'meta': meta}, args.dst)
+    print(f'saved {args.dst}')
+    return 0
