@@ -6,9 +6,13 @@ default ``~/.cache/segtools/models``; ``SEGTOOLS_OFFLINE=1`` fails at once namin
 by hand). Nothing is downloaded unless a config or a call asks for it.
 
 In a config, ``init_cfg=dict(type='Pretrained', checkpoint='segtools://resnest101')`` goes through
-mmengine's ``CheckpointLoader``: importing this module (which ``segtools.models`` does) registers the
-``segtools://`` scheme and segtools' weights-only loaders for every other scheme
-(:func:`segtools.utils.checkpoint.register_safe_loaders`), so it works under a plain mmengine Runner.
+mmengine's ``CheckpointLoader``, which gets ``{'state_dict': ..., 'meta': ...}`` with segtools' key
+names: an entry whose ``convert`` names a conversion (``'encoding:resnest101'``, see
+:mod:`segtools.models.converters`) is converted on load (:func:`load_pretrained`), so a backbone
+entry loads into the backbone its ``fits`` names with no missing key. Importing this module (which
+``segtools.models`` does) registers the ``segtools://`` scheme and segtools' weights-only loaders for
+every other scheme (:func:`segtools.utils.checkpoint.register_safe_loaders`), so it works under a
+plain mmengine Runner.
 
 URLs: ``SEGTOOLS_MIRROR`` (a base URL) replaces scheme and host of every manifest URL, keeping the
 path: ``https://s3.us-west-1.wasabisys.com/encoding/models/x.zip`` with ``SEGTOOLS_MIRROR=
@@ -17,10 +21,11 @@ For PyTorch-Encoding's entries (``source='pytorch-encoding'``) ``ENCODING_REPO``
 project does: ``{ENCODING_REPO}/models/{name}-{sha1[:8]}.zip`` (``SEGTOOLS_MIRROR`` wins when both are
 set).
 
-Hashes: PyTorch-Encoding publishes the first 8 hex digits of each file's sha1 (in its file names);
-those entries verify that prefix only, a 32-bit check that catches corruption but is weaker than the
-full sha256 a new entry should record. Names whose hash upstream publishes but our reference does not
-record have ``sha1=None`` and no URL: their file must be placed by hand (never invent a hash).
+Hashes: PyTorch-Encoding publishes the first 8 hex digits of each file's sha1 (in its file names),
+OpenMMLab the first 8 of its sha256 (``resnet50_v1c-2cccc1ad.pth``); those entries verify that
+prefix only, a 32-bit check that catches corruption but is weaker than the full sha256 a new entry
+should record. Names whose hash upstream publishes but our reference does not record have
+``sha1=None`` and no URL: their file must be placed by hand (never invent a hash).
 """
 
 import dataclasses
@@ -31,6 +36,7 @@ from pathlib import Path
 
 from mmengine.runner import CheckpointLoader
 
+from segtools.models.converters import convert_state_dict, parse_spec, unwrap_state_dict
 from segtools.utils.checkpoint import load_from_local_safe, register_safe_loaders
 from segtools.utils.download import ENV_MIRROR, apply_mirror, cache_dir, download_file
 
@@ -38,6 +44,8 @@ SCHEME = 'segtools://'
 ENCODING_REPO_ENV = 'ENCODING_REPO'
 ENCODING_REPO = 'https://s3.us-west-1.wasabisys.com/encoding'
 ENCODING_LICENSE = 'not recorded (PyTorch-Encoding states no separate licence for its weights in our reference)'
+OPENMMLAB_URL = 'https://download.openmmlab.com/pretrain/third_party'
+OPENMMLAB_LICENSE = 'unknown (OpenMMLab code is Apache-2.0; no licence is stated for these ImageNet weights)'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +63,9 @@ class ModelEntry:
         license: Licence of the weights as far as known.
         unzip: The URL serves a zip holding the ``.pth`` (PyTorch-Encoding's store).
         note: Why an entry has no URL or hash, shown in errors.
+        convert: Conversion spec ``'<source>:<arch>'`` applied on load
+            (:func:`segtools.models.converters.convert_state_dict`), or ``None`` when the keys are
+            already segtools'.
     """
 
     name: str
@@ -67,6 +78,7 @@ class ModelEntry:
     license: str = ENCODING_LICENSE
     unzip: bool = False
     note: str = ''
+    convert: str | None = None
 
     @property
     def filename(self) -> str:
@@ -75,13 +87,30 @@ class ModelEntry:
         return f'{self.name}-{digest[:8]}.pth' if digest else f'{self.name}.pth'
 
 
-def _encoding_entry(name: str, sha1_prefix: str | None, fits: str, note: str = '') -> ModelEntry:
+def _encoding_entry(name: str, sha1_prefix: str | None, fits: str, convert: str | None, note: str = '') -> ModelEntry:
     """An entry of PyTorch-Encoding's store (zip at ``{repo}/models/{name}-{hash8}.zip``)."""
     urls = (f'{ENCODING_REPO}/models/{name}-{sha1_prefix}.zip',) if sha1_prefix else ()
-    return ModelEntry(name=name, fits=fits, urls=urls, sha1=sha1_prefix, unzip=True, note=note)
+    return ModelEntry(name=name, fits=fits, urls=urls, sha1=sha1_prefix, unzip=True, note=note, convert=convert)
 
 
-_CONVERT = 'PyTorch-Encoding key names; convert with the model converters before strict loading'
+def _openmmlab_entry(name: str, sha256_prefix: str, fits: str) -> ModelEntry:
+    """An OpenMMLab ImageNet backbone (mmengine's ``open-mmlab://{name}``; ``{name}-{sha256[:8]}.pth``)."""
+    return ModelEntry(
+        name=name,
+        fits=fits,
+        urls=(f'{OPENMMLAB_URL}/{name}-{sha256_prefix}.pth',),
+        sha256=sha256_prefix,
+        source='openmmlab',
+        license=OPENMMLAB_LICENSE,
+        convert='mmseg:resnet_v1c',
+    )
+
+
+def _segmentation_spec(name: str) -> str:
+    """``'deeplab_resnest50_ade'`` -> ``'encoding:deeplab_resnest50'`` (the dataset suffix dropped)."""
+    return 'encoding:' + name.rpartition('_')[0]
+
+
 _UNRECORDED = 'PyTorch-Encoding publishes these weights, but their sha1 prefix is not recorded in segtools'
 _NO_WEIGHTS = 'PyTorch-Encoding publishes no weights for this name'
 
@@ -95,6 +124,14 @@ _BACKBONES = (
     ('resnest269', '51ae5f19', 'ResNeSt(depth=269)'),
     ('wideresnet38', 'da4785cf', 'WideResNet(depth=38) (keys match PyTorch-Encoding)'),
     ('wideresnet50', 'b4156216', 'WideResNet(depth=50) (keys match PyTorch-Encoding)'),
+)
+# Their keys are segtools' already (WideResNet mirrors PyTorch-Encoding's names).
+_UNCONVERTED = frozenset({'wideresnet38', 'wideresnet50'})
+# mmengine's hub table (mmengine/hub/openmmlab.json): the ImageNet backbones of mmseg's configs.
+_OPENMMLAB = (
+    ('resnet18_v1c', 'b5776b93', 'ResNetV1c(depth=18, stem_channels=64)'),
+    ('resnet50_v1c', '2cccc1ad', 'ResNetV1c(depth=50, stem_channels=64)'),
+    ('resnet101_v1c', 'e67eebb6', 'ResNetV1c(depth=101, stem_channels=64)'),
 )
 # Segmentation zoo: (name, fits, has published weights).
 _SEGMENTATION = (
@@ -116,11 +153,15 @@ _SEGMENTATION = (
 )
 
 MODEL_STORE: dict[str, ModelEntry] = {
-    **{name: _encoding_entry(name, sha1, f'{fits}; {_CONVERT}') for name, sha1, fits in _BACKBONES},
     **{
-        name: _encoding_entry(name, None, f'{fits}; {_CONVERT}', _UNRECORDED if published else _NO_WEIGHTS)
+        name: _encoding_entry(name, sha1, fits, None if name in _UNCONVERTED else f'encoding:{name}')
+        for name, sha1, fits in _BACKBONES
+    },
+    **{
+        name: _encoding_entry(name, None, fits, _segmentation_spec(name), _UNRECORDED if published else _NO_WEIGHTS)
         for name, fits, published in _SEGMENTATION
     },
+    **{name: _openmmlab_entry(name, sha256, fits) for name, sha256, fits in _OPENMMLAB},
 }
 
 
@@ -210,10 +251,59 @@ def purge(root: str | Path | None = None) -> list[Path]:
     return removed
 
 
+def load_pretrained(name: str, root: str | Path | None = None, map_location=None, **download_kwargs) -> dict:
+    """The named weights with segtools' key names, ready for ``load_state_dict``.
+
+    Downloads and verifies the file on first use (:func:`get_model_file`), loads it weights-only,
+    then applies the entry's ``convert`` spec (keys renamed, classifiers dropped).
+
+    Args:
+        name: A manifest name (see :func:`list_models`).
+        root: Cache folder instead of ``$SEGTOOLS_HOME/models``.
+        map_location: Same as :func:`torch.load`.
+        **download_kwargs: Passed to :func:`~segtools.utils.download.download_file`.
+
+    Returns:
+        ``{'state_dict': {key: tensor}, 'meta': {'name', 'source', 'convert', 'file', 'dropped',
+        'src_meta'}}``; ``dropped`` lists the source keys the conversion removed.
+
+    Raises:
+        KeyError: Unknown name, or an unknown conversion spec in its entry.
+        segtools.utils.checkpoint.UnsafeCheckpointError: The file needs code-running globals.
+        segtools.models.converters.ConversionError: A key of the file has no conversion rule.
+    """
+    entry = get_entry(name)
+    path = get_model_file(entry.name, root, **download_kwargs)
+    state_dict, src_meta = unwrap_state_dict(load_from_local_safe(str(path), map_location=map_location), str(path))
+    dropped: list[str] = []
+    if entry.convert is not None:
+        conversion = convert_state_dict(state_dict, entry.convert)
+        state_dict, dropped = conversion.state_dict, conversion.dropped
+    meta = dict(
+        name=entry.name, source=entry.source, convert=entry.convert, file=str(path), dropped=dropped, src_meta=src_meta
+    )
+    return {'state_dict': state_dict, 'meta': meta}
+
+
+def check_manifest() -> list[str]:
+    """Problems of :data:`MODEL_STORE` (names, conversion specs, hashes); empty when sound."""
+    problems = []
+    for key, entry in MODEL_STORE.items():
+        if key != entry.name or key != key.lower():
+            problems.append(f'{key}: listed under another name than its lower-case name {entry.name!r}')
+        if entry.convert is not None:
+            try:
+                parse_spec(entry.convert)
+            except KeyError as error:
+                problems.append(f'{key}: {error.args[0]}')
+        if entry.urls and not (entry.sha256 or entry.sha1):
+            problems.append(f'{key}: has a URL but no hash')
+    return problems
+
+
 def load_from_segtools(filename: str, map_location=None) -> dict:
-    """mmengine ``CheckpointLoader`` loader of ``segtools://<name>``: cached file, weights-only load."""
-    name = filename[len(SCHEME) :]
-    return load_from_local_safe(str(get_model_file(name)), map_location=map_location)
+    """mmengine ``CheckpointLoader`` loader of ``segtools://<name>``: verified file, converted keys."""
+    return load_pretrained(filename[len(SCHEME) :], map_location=map_location)
 
 
 def register_segtools_scheme() -> None:

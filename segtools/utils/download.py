@@ -11,7 +11,7 @@ Standard library only (``urllib.request``, ``fcntl``, ``zipfile``). One call of
    ``Range: bytes=N-`` and retrying with exponential backoff;
 5. for a ``.zip`` (PyTorch-Encoding's store) copy the one ``.pth`` member out of it (by our own
    file name, so a member name like ``../x`` can never write outside the cache);
-6. verify the hash (sha256, sha1 or an 8-hex sha1 prefix, which is weaker: 32 bits) and only
+6. verify the hash (sha256 or sha1, full or a prefix: an 8-hex prefix is only 32 bits) and only
    then ``os.replace`` into place; a wrong hash deletes the download and raises.
 
 Environment: ``SEGTOOLS_HOME`` (cache root, default ``~/.cache/segtools``), ``SEGTOOLS_OFFLINE``
@@ -43,6 +43,8 @@ ENV_RETRIES = 'SEGTOOLS_DOWNLOAD_RETRIES'
 ENV_BACKOFF = 'SEGTOOLS_DOWNLOAD_BACKOFF'
 DEFAULT_HOME = '~/.cache/segtools'
 CHUNK = 1 << 16
+# Shortest hash prefix accepted (8 hex digits = 32 bits, what published file names carry).
+MIN_PREFIX = 8
 USER_AGENT = 'segtools-downloader'
 # HTTP statuses worth retrying; any other error status moves on to the next URL.
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -102,24 +104,39 @@ def file_hash(path: str | Path, algorithm: str) -> str:
 def check_hash(path: str | Path, sha256: str | None = None, sha1: str | None = None) -> tuple[bool, str, str]:
     """Compares a file against the expected hash.
 
+    A prefix of 8 hex digits (what OpenMMLab, torch.hub and PyTorch-Encoding put in their file
+    names) is a 32-bit check: good against corruption, weak against a deliberate collision.
+
     Args:
         path: The file.
-        sha256: Full sha256 hex (preferred when both are given).
-        sha1: Full sha1 hex, or a prefix of it (PyTorch-Encoding publishes 8 hex digits: a
-            32-bit check, good against corruption, weak against a deliberate collision).
+        sha256: Full sha256 hex, or a prefix of at least 8 hex digits (preferred when both are
+            given; OpenMMLab's ``name-{sha256[:8]}.pth``).
+        sha1: Full sha1 hex, or a prefix of at least 8 hex digits (PyTorch-Encoding's
+            ``name-{sha1[:8]}.zip``).
 
     Returns:
         ``(ok, expected, actual)``; ``expected`` is ``''`` (and ok True) when no hash is known.
+
+    Raises:
+        ValueError: An expected hash that is not 8 to 64 (sha256) or 40 (sha1) hex digits.
     """
-    if sha256:
-        actual = file_hash(path, 'sha256')
-        return actual == sha256.lower(), f'sha256 {sha256.lower()}', f'sha256 {actual}'
-    if sha1:
-        actual = file_hash(path, 'sha1')
-        expected = sha1.lower()
-        kind = 'sha1' if len(expected) == 40 else f'sha1 prefix ({len(expected)} hex)'
-        return actual.startswith(expected), f'{kind} {expected}', f'sha1 {actual}'
+    validate_hashes(sha256, sha1, str(path))
+    for algorithm, expected, full in (('sha256', sha256, 64), ('sha1', sha1, 40)):
+        if expected:
+            expected = expected.lower()
+            actual = file_hash(path, algorithm)
+            kind = algorithm if len(expected) == full else f'{algorithm} prefix ({len(expected)} hex)'
+            return actual.startswith(expected), f'{kind} {expected}', f'{algorithm} {actual}'
     return True, '', ''
+
+
+def validate_hashes(sha256: str | None, sha1: str | None, what: str) -> None:
+    """Raises ``ValueError`` naming ``what`` unless each given hash is 8 to 64 (sha256) / 40 (sha1) hex digits."""
+    for algorithm, expected, full in (('sha256', sha256, 64), ('sha1', sha1, 40)):
+        if expected and not (
+            MIN_PREFIX <= len(expected) <= full and all(c in '0123456789abcdef' for c in expected.lower())
+        ):
+            raise ValueError(f'expected {algorithm} {expected!r} for {what}: need {MIN_PREFIX} to {full} hex digits')
 
 
 @contextlib.contextmanager
@@ -284,7 +301,7 @@ def download_file(
     Args:
         urls: URL(s) tried in order; the first that succeeds is used.
         dest: Final path (the verified ``.pth``, also when the download is a zip).
-        sha256: Expected full sha256 of ``dest``.
+        sha256: Expected sha256 of ``dest``, full or a prefix.
         sha1: Expected sha1 of ``dest``, full or a prefix.
         unzip: The URL serves a zip whose single ``.pth`` member becomes ``dest``.
         retries: Retries per URL (default ``$SEGTOOLS_DOWNLOAD_RETRIES`` or 4).
@@ -301,9 +318,11 @@ def download_file(
         OfflineError: ``SEGTOOLS_OFFLINE`` is set and ``dest`` is not cached.
         HashMismatchError: The downloaded file has the wrong hash (it was deleted).
         DownloadError: Every URL failed.
+        ValueError: ``sha256``/``sha1`` is not a hex digest or a prefix of at least 8 hex digits.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     dest = Path(dest)
+    validate_hashes(sha256, sha1, str(dest))
     if _valid_cached(dest, sha256, sha1):
         return dest
     if is_offline():

@@ -3,20 +3,33 @@
 import hashlib
 import http.server
 import io
+import json
 import os
 import threading
 import zipfile
 
+import mmengine
 import pytest
 import torch
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
 from segtools.models import model_store
 from segtools.models.backbones import ResNet
-from segtools.models.model_store import MODEL_STORE, ModelEntry, get_entry, get_model_file, list_models, purge
+from segtools.models.model_store import (
+    MODEL_STORE,
+    ModelEntry,
+    check_manifest,
+    get_entry,
+    get_model_file,
+    list_models,
+    load_pretrained,
+    purge,
+)
 from segtools.registry import MODELS
 from segtools.utils.checkpoint import UnsafeCheckpointError
 from segtools.utils.download import HashMismatchError, OfflineError
+
+from .test_converters._source_models import SourceResNet, assert_same_features, randomize
 
 FAST = dict(retries=1, backoff=0.0, timeout=10.0, progress=False)
 # The class itself, not its name: earlier tests may leave another default scope behind.
@@ -122,7 +135,7 @@ def test_manifest_holds_pytorch_encoding_names_and_published_prefixes():
         entry = MODEL_STORE[name]
         assert entry.sha1 == hash8 and entry.unzip and entry.filename == f'{name}-{hash8}.pth'
         assert entry.urls == (f'https://s3.us-west-1.wasabisys.com/encoding/models/{name}-{hash8}.zip',)
-    segmentation = [name for name in list_models() if name not in expected]
+    segmentation = [name for name in list_models() if name not in expected and MODEL_STORE[name].source != 'openmmlab']
     assert len(segmentation) == 18 and 'deeplab_resnest269_pcontext' in segmentation
     # No invented hashes: the segmentation prefixes are not in our reference.
     for name in segmentation:
@@ -213,3 +226,79 @@ def test_segtools_scheme_refuses_code_executing_pickle(server, home, monkeypatch
     with pytest.raises(UnsafeCheckpointError):
         load_checkpoint(backbone, 'segtools://evil_r18')
     assert not marker.exists()
+
+
+def test_openmmlab_entries_follow_mmengines_table():
+    with open(os.path.join(os.path.dirname(mmengine.__file__), 'hub', 'openmmlab.json')) as file:
+        table = json.load(file)
+    names = [name for name in list_models() if MODEL_STORE[name].source == 'openmmlab']
+    assert names == ['resnet101_v1c', 'resnet18_v1c', 'resnet50_v1c']
+    for name in names:
+        entry = MODEL_STORE[name]
+        assert entry.urls == (table[name],) and not entry.unzip and entry.sha1 is None
+        assert table[name].endswith(f'/{entry.filename}') and len(entry.sha256) == 8
+        assert entry.convert == 'mmseg:resnet_v1c' and 'stem_channels=64' in entry.fits
+
+
+def test_manifest_conversion_specs_are_all_known(monkeypatch):
+    assert check_manifest() == []
+    specs = {name: entry.convert for name, entry in MODEL_STORE.items()}
+    assert [name for name, spec in specs.items() if spec is None] == ['wideresnet38', 'wideresnet50']
+    assert specs['resnet50s'] == 'encoding:resnet50s'
+    assert specs['deeplab_resnest269_ade'] == 'encoding:deeplab_resnest269'
+    monkeypatch.setitem(MODEL_STORE, 'x', ModelEntry(name='x', fits='test', convert='encoding:resnet42'))
+    (problem,) = check_manifest()
+    assert problem.startswith("x: conversion spec 'encoding:resnet42': unknown encoding arch 'resnet42'")
+
+
+TINY_V1C = dict(type='ResNetV1c', depth=50, stem_channels=8, base_channels=8)
+
+
+def test_init_cfg_pretrained_converts_a_pytorch_encoding_backbone(server, home, monkeypatch):
+    """PyTorch-Encoding layout (deep stem ``conv1.*``, ``fc``) -> every key of our ResNetV1c loaded."""
+    source = randomize(SourceResNet(stem_width=4, base=8)).float()
+    buffer = io.BytesIO()
+    torch.save(source.state_dict(), buffer)
+    entry = _publish(server, monkeypatch, 'tiny_r50s', buffer.getvalue())
+    monkeypatch.setitem(MODEL_STORE, 'tiny_r50s', ModelEntry(**{**entry.__dict__, 'convert': 'encoding:resnet50s'}))
+
+    loaded = load_pretrained('tiny_r50s', **FAST)
+    assert loaded['meta']['dropped'] == ['fc.weight', 'fc.bias'] and loaded['meta']['convert'] == 'encoding:resnet50s'
+    converted = loaded['state_dict']
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(TINY_V1C, init_cfg=dict(type='Pretrained', checkpoint='segtools://tiny_r50s')))
+    assert not torch.equal(backbone.stem[0].weight, converted['stem.0.weight'])
+    backbone.init_weights()
+    ours = backbone.state_dict()
+    assert ours.keys() == converted.keys()  # nothing missing, nothing unexpected
+    assert all(torch.equal(ours[key], value) for key, value in converted.items())
+    assert_same_features(source.double(), backbone.double().eval())
+
+
+def test_openmmlab_style_entry_is_verified_by_sha256_prefix_and_loaded(server, home, monkeypatch):
+    torch.manual_seed(3)
+    state = MODELS.build(dict(TINY_V1C, depth=18)).state_dict()
+    state |= {'fc.weight': torch.ones(10, 64), 'fc.bias': torch.zeros(10)}
+    buffer = io.BytesIO()
+    torch.save({'state_dict': state}, buffer)
+    data = buffer.getvalue()
+    hash8 = hashlib.sha256(data).hexdigest()[:8]
+    url = f'https://download.invalid/pretrain/third_party/tiny_v1c-{hash8}.pth'
+    entry = ModelEntry(
+        name='tiny_v1c', fits='test', urls=(url,), sha256=hash8, source='openmmlab', convert='mmseg:resnet_v1c'
+    )
+    monkeypatch.setitem(MODEL_STORE, 'tiny_v1c', entry)
+    monkeypatch.setenv('SEGTOOLS_MIRROR', server.base)
+    server.files[f'/pretrain/third_party/tiny_v1c-{hash8}.pth'] = data
+
+    backbone = MODELS.build(dict(TINY_V1C, depth=18))
+    load_checkpoint(backbone, 'segtools://tiny_v1c', strict=True)
+    assert (home / 'models' / f'tiny_v1c-{hash8}.pth').read_bytes() == data
+    ours = backbone.state_dict()
+    assert ours.keys() == state.keys() - {'fc.weight', 'fc.bias'}
+    assert all(torch.equal(value, state[key]) for key, value in ours.items())
+
+    monkeypatch.setitem(MODEL_STORE, 'tiny_v1c', ModelEntry(**{**entry.__dict__, 'sha256': '0badc0de'}))
+    server.files['/pretrain/third_party/tiny_v1c-0badc0de.pth'] = data
+    with pytest.raises(HashMismatchError, match=r'sha256 prefix \(8 hex\) 0badc0de'):
+        load_pretrained('tiny_v1c', **FAST)

@@ -258,3 +258,18 @@ def test_check_hash_without_expected_hash_accepts(tmp_path):
     path.write_bytes(b'abc')
     assert check_hash(path) == (True, '', '')
     assert check_hash(path, sha1=hashlib.sha1(b'abc').hexdigest())[0]
+
+
+def test_sha256_prefix_is_verified_and_bad_hashes_are_refused_up_front(server, tmp_path):
+    data = b'openmmlab weights'
+    server.files['/r-abc.pth'] = data
+    sha256 = _sha256(data)
+    with pytest.raises(HashMismatchError, match=r'sha256 prefix \(8 hex\) 00000000'):
+        download_file(server.url('/r-abc.pth'), tmp_path / 'bad.pth', sha256='00000000', **FAST)
+    assert download_file(server.url('/r-abc.pth'), tmp_path / 'ok.pth', sha256=sha256[:8], **FAST).read_bytes() == data
+    assert check_hash(tmp_path / 'ok.pth', sha256=sha256.upper())[0]
+    requests = len(server.requests)
+    for bad in ('abc', 'xyz12345', sha256 + '0'):
+        with pytest.raises(ValueError, match='need 8 to 64 hex digits'):
+            download_file(server.url('/r-abc.pth'), tmp_path / 'never.pth', sha256=bad, **FAST)
+    assert len(server.requests) == requests  # refused before any request

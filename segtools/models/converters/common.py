@@ -1,26 +1,21 @@
-"""Pieces shared by the checkpoint converters: key-mapping rules, the model check, loading and atomic saving.
-
-The converters import this module as ``_common``: run as scripts
-(``python tools/model_converters/mmseg2segtools.py``), their own folder is first on
-``sys.path``.
+"""Key-mapping rules that turn other projects' checkpoints into segtools state dicts.
 
 A converter is a list of :class:`Rule` per architecture. A rule matches the *module path* of a
 key (everything before the last dot, e.g. ``head.conv5.0``) with ``re.fullmatch`` and rewrites it;
 the leaf (``weight``, ``running_mean``, ``codewords``...) is kept. The first matching rule wins.
 A rule whose target is ``None`` drops the key (classifier heads of ImageNet checkpoints); every
 dropped key is reported. A key that no rule matches is an error: the converter refuses to guess.
+
+Only torch and the standard library are imported here: the model store
+(:mod:`segtools.models.model_store`) converts on load and the CLIs in ``tools/model_converters/``
+wrap the same functions.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import re
-import sys
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
@@ -177,28 +172,6 @@ def move_last_block_first(num_blocks: int) -> Transform:
     return transform
 
 
-# ----------------------------------------------------------------------------------------------- model check
-def model_state_from_config(config: str | Path, backbone_only: bool) -> dict[str, torch.Tensor]:
-    """Builds the model of a segtools config (no weights loaded) and returns its state dict.
-
-    Args:
-        config: Path of an mmengine config.
-        backbone_only: Build ``model.backbone`` when the config's model has one (for
-            backbone checkpoints, whose keys carry no ``backbone.`` prefix).
-    """
-    from mmengine.config import Config
-
-    from segtools.registry import MODELS
-    from segtools.utils import register_all_modules
-
-    register_all_modules()
-    cfg = Config.fromfile(str(config))
-    model_cfg = cfg.model
-    if backbone_only and 'backbone' in model_cfg:
-        model_cfg = model_cfg.backbone
-    return MODELS.build(model_cfg).state_dict()
-
-
 def check_against_model(
     converted: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]
 ) -> tuple[list[str], list[str]]:
@@ -224,24 +197,25 @@ def check_against_model(
     return missing, unexpected
 
 
-# ----------------------------------------------------------------------------------------------- files
-def load_source_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Loads a checkpoint weights-only and returns ``(state_dict, source meta)``.
+def unwrap_state_dict(checkpoint: object, name: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """The tensors and source meta of a loaded checkpoint, whatever its wrapping.
 
     Accepts a bare state dict or a dict with ``state_dict`` (mmseg/mmengine, PyTorch-Encoding's
     training script) or ``model`` (timm/torchvision training scripts); a ``module.`` prefix
     (``DataParallel``) is removed.
 
-    Raises:
-        segtools.utils.checkpoint.UnsafeCheckpointError: The file needs globals that could run
-            code when unpickled.
-        ConversionError: The file holds no dict of tensors.
-    """
-    from segtools.utils import load_from_local_safe
+    Args:
+        checkpoint: What a weights-only ``torch.load`` returned.
+        name: The file or entry it came from, for the messages.
 
-    checkpoint = load_from_local_safe(str(path), map_location='cpu')
+    Returns:
+        ``(state_dict, meta)``; ``meta`` is the checkpoint's ``meta`` dict or ``{}``.
+
+    Raises:
+        ConversionError: ``checkpoint`` is no dict of tensors.
+    """
     if not isinstance(checkpoint, Mapping):
-        raise ConversionError(f'{path}: expected a dict checkpoint, got {type(checkpoint).__name__}')
+        raise ConversionError(f'{name}: expected a dict checkpoint, got {type(checkpoint).__name__}')
     meta = checkpoint.get('meta', {}) if isinstance(checkpoint.get('meta'), Mapping) else {}
     for wrapper in ('state_dict', 'model'):
         if isinstance(checkpoint.get(wrapper), Mapping):
@@ -249,100 +223,7 @@ def load_source_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], d
             break
     bad = [key for key, value in checkpoint.items() if not isinstance(value, torch.Tensor)]
     if bad:
-        raise ConversionError(f'{path}: expected a state dict of tensors; not tensors: {bad[:5]}')
+        raise ConversionError(f'{name}: expected a state dict of tensors; not tensors: {bad[:5]}')
     if checkpoint and all(key.startswith('module.') for key in checkpoint):
         checkpoint = {key[len('module.') :]: value for key, value in checkpoint.items()}
     return dict(checkpoint), dict(meta)
-
-
-def save_atomic(obj: object, path: str | Path) -> Path:
-    """``torch.save`` into a temporary file next to ``path``, fsync, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-# ----------------------------------------------------------------------------------------------- CLI
-def _print_keys(title: str, keys: Iterable[str]) -> None:
-    keys = list(keys)
-    if keys:
-        print(f'{title} ({len(keys)}):')
-        for key in keys:
-            print(f'  {key}')
-
-
-def run_cli(
-    argv: Sequence[str] | None,
-    *,
-    description: str,
-    archs: Sequence[str],
-    convert_fn: Callable[[Mapping[str, torch.Tensor], str], Conversion],
-    backbone_archs: Iterable[str],
-    source: str,
-) -> int:
-    """The command line every converter shares; returns the exit status.
-
-    ``SRC DST --arch NAME [--config CONFIG] [--allow-missing]``. With ``--config`` the converted
-    keys are checked against the model the config builds (its backbone for a backbone arch):
-    a shape mismatch always fails; missing or unexpected keys fail unless ``--allow-missing``.
-    Nothing is written when the conversion fails. Output: ``{'state_dict', 'meta'}``.
-    """
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('src', type=Path, help='source checkpoint (.pth)')
-    parser.add_argument('dst', type=Path, help='converted checkpoint to write')
-    parser.add_argument(
-        '--arch',
-        '--model',
-        dest='arch',
-        required=True,
-        choices=sorted(archs),
-        metavar='NAME',
-        help=f'source model, one of: {", ".join(sorted(archs))}',
-    )
-    parser.add_argument('--config', type=Path, default=None, help='segtools config whose model the result must fit')
-    parser.add_argument(
-        '--allow-missing', action='store_true', help='with --config, only report missing/unexpected keys'
-    )
-    args = parser.parse_args(argv)
-    from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
-
-    try:
-        state_dict, meta = load_source_state_dict(args.src)
-        result = convert_fn(state_dict, args.arch)
-    except (FileNotFoundError, UnsafeCheckpointError, CorruptCheckpointError, ConversionError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    _print_keys('dropped source keys', result.dropped)
-    print(f'converted {len(result.state_dict)} tensors ({args.arch})')
-    if args.config is not None:
-        expected = model_state_from_config(args.config, backbone_only=args.arch in set(backbone_archs))
-        try:
-            missing, unexpected = check_against_model(result.state_dict, expected)
-        except ShapeMismatchError as error:
-            print(f'error: {args.config}: {error}', file=sys.stderr)
-            return 1
-        _print_keys('missing keys (in the model, not in the checkpoint)', missing)
-        _print_keys('unexpected keys (in the checkpoint, not in the model)', unexpected)
-        if (missing or unexpected) and not args.allow_missing:
-            print(
-                f'error: {len(missing)} missing and {len(unexpected)} unexpected keys against {args.config} '
-                '(--allow-missing to write anyway)',
-                file=sys.stderr,
-            )
-            return 1
-        if not missing and not unexpected:
-            print(f'all keys and shapes match {args.config}')
-    meta = {'source': source, 'arch': args.arch, 'src': str(args.src), 'src_meta': meta}
-    save_atomic({'state_dict': result.state_dict, 'meta': meta}, args.dst)
-    print(f'saved {args.dst}')
-    return 0

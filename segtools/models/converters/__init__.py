@@ -1,0 +1,76 @@
+"""Checkpoint key conversion from PyTorch-Encoding, torchvision/timm and MMSegmentation to segtools.
+
+A *spec* ``'<source>:<arch>'`` names one conversion: ``'encoding:resnet50s'``,
+``'torchvision:resnet50'``, ``'mmseg:resnet_v1c'``, ``'encoding:encnet_resnet101s'``... The model
+store records one per entry (:attr:`segtools.models.model_store.ModelEntry.convert`) and converts on
+load; ``tools/model_converters/*2segtools.py`` are command lines over the same modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+
+import torch
+
+from . import encoding, mmseg, torchvision
+from .common import (
+    Conversion,
+    ConversionError,
+    Rule,
+    ShapeMismatchError,
+    backbone_rules,
+    check_against_model,
+    convert_keys,
+    unwrap_state_dict,
+)
+
+SOURCES: dict[str, ModuleType] = {'encoding': encoding, 'torchvision': torchvision, 'mmseg': mmseg}
+
+
+def parse_spec(spec: str) -> tuple[ModuleType, str]:
+    """``'encoding:resnet50s'`` -> ``(segtools.models.converters.encoding, 'resnet50s')``.
+
+    Raises:
+        KeyError: Unknown source or arch; the accepted ones are named.
+    """
+    source, sep, arch = spec.partition(':')
+    if not sep or source not in SOURCES:
+        raise KeyError(f'conversion spec {spec!r}: expected <source>:<arch> with source in {sorted(SOURCES)}')
+    module = SOURCES[source]
+    if arch not in module.ARCHS:
+        raise KeyError(f'conversion spec {spec!r}: unknown {source} arch {arch!r}; expected one of {module.ARCHS}')
+    return module, arch
+
+
+def is_backbone_spec(spec: str) -> bool:
+    """Whether ``spec`` converts a backbone (keys without a ``backbone.`` prefix)."""
+    module, arch = parse_spec(spec)
+    return arch in module.BACKBONE_ARCHS
+
+
+def convert_state_dict(state_dict: Mapping[str, torch.Tensor], spec: str) -> Conversion:
+    """Converts ``state_dict`` by the conversion ``spec`` (see the module docstring).
+
+    Raises:
+        KeyError: Unknown spec.
+        ConversionError: A key no rule of the spec matches (all named).
+    """
+    module, arch = parse_spec(spec)
+    return module.convert_with_report(state_dict, arch)
+
+
+__all__ = [
+    'SOURCES',
+    'Conversion',
+    'ConversionError',
+    'Rule',
+    'ShapeMismatchError',
+    'backbone_rules',
+    'check_against_model',
+    'convert_keys',
+    'convert_state_dict',
+    'is_backbone_spec',
+    'parse_spec',
+    'unwrap_state_dict',
+]

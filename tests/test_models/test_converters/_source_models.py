@@ -1,0 +1,314 @@
+"""Source architectures for the converter tests, with the module names of the projects we convert from.
+
+Where the source model is small enough to rebuild here (ResNet-50 in the torchvision layout,
+PyTorch-Encoding's resnet50s and resnest50, timm's resnest50d, PyTorch-Encoding's DeepLabV3
+head), :class:`SourceResNet` and :class:`SourceDeepLabHead` reimplement it with the source's
+module names, so converted weights can be checked by comparing outputs. For whole segmentation
+models, the ``*_keys`` functions generate the source key list (name -> shape).
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from segtools.registry import MODELS
+from segtools.utils import register_all_modules
+
+register_all_modules()
+
+
+class SourceBottleneck(nn.Module):
+    """Bottleneck of torchvision / PyTorch-Encoding / timm (stride on the 3x3 conv, ResNet v1.5)."""
+
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, dilation=1, downsample=None, radix=0, avd=False):
+        super().__init__()
+        self.radix = radix
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.avd_layer = nn.AvgPool2d(3, stride, padding=1) if avd else None
+        conv_stride = 1 if avd else stride
+        if radix:
+            self.conv2 = SourceSplAt(planes, planes, conv_stride, dilation, radix)
+        else:
+            self.conv2 = nn.Conv2d(planes, planes, 3, conv_stride, dilation, dilation, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.conv2(out)
+        if not self.radix:
+            out = F.relu(self.bn2(out))
+        if self.avd_layer is not None:
+            out = self.avd_layer(out)
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class SourceSplAt(nn.Module):
+    """SplAtConv2d of PyTorch-Encoding / SplitAttn of timm (cardinality 1)."""
+
+    def __init__(self, in_channels, channels, stride, dilation, radix):
+        super().__init__()
+        self.radix = radix
+        inter = max(in_channels * radix // 4, 32)
+        self.conv = nn.Conv2d(in_channels, channels * radix, 3, stride, dilation, dilation, groups=radix, bias=False)
+        self.bn0 = nn.BatchNorm2d(channels * radix)
+        self.fc1 = nn.Conv2d(channels, inter, 1)
+        self.bn1 = nn.BatchNorm2d(inter)
+        self.fc2 = nn.Conv2d(inter, channels * radix, 1)
+
+    def forward(self, x):
+        x = F.relu(self.bn0(self.conv(x)))
+        splits = torch.split(x, x.shape[1] // self.radix, dim=1)
+        gap = F.adaptive_avg_pool2d(sum(splits), 1)
+        atten = self.fc2(F.relu(self.bn1(self.fc1(gap))))
+        n = atten.shape[0]
+        atten = F.softmax(atten.view(n, 1, self.radix, -1).transpose(1, 2), dim=1).reshape(n, -1, 1, 1)
+        attens = torch.split(atten, x.shape[1] // self.radix, dim=1)
+        return sum(a * s for a, s in zip(attens, splits, strict=True))
+
+
+class SourceResNet(nn.Module):
+    """ResNet-50 with the module names of torchvision (``stem_width=0``), PyTorch-Encoding and timm.
+
+    ``stem_width > 0`` gives the deep stem ``conv1.{0,1,3,4,6}`` + ``bn1`` (``2 * stem_width``
+    channels); ``dilated`` is PyTorch-Encoding's output stride 8 (first blocks of the d=2 and d=4
+    stages at dilation 1 and 2); ``radix``/``avd``/``avg_down`` give ResNeSt; ``base`` is the width
+    of the first stage (64 upstream; small values give tiny test files).
+    """
+
+    def __init__(self, stem_width=0, avg_down=False, radix=0, avd=False, dilated=False, num_classes=10, base=64):
+        super().__init__()
+        self.avg_down, self.radix, self.avd = avg_down, radix, avd
+        if stem_width:
+            w = stem_width
+            self.conv1 = nn.Sequential(
+                nn.Conv2d(3, w, 3, 2, 1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(),
+                nn.Conv2d(w, w, 3, 1, 1, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(),
+                nn.Conv2d(w, 2 * w, 3, 1, 1, bias=False),
+            )
+            self.inplanes = 2 * w
+        else:
+            self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
+            self.inplanes = base
+        self.bn1 = nn.BatchNorm2d(self.inplanes)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(base, 3, 1, 1, is_first=False)
+        self.layer2 = self._make_layer(2 * base, 4, 2, 1)
+        self.layer3 = self._make_layer(4 * base, 6, 1 if dilated else 2, 2 if dilated else 1)
+        self.layer4 = self._make_layer(8 * base, 3, 1 if dilated else 2, 4 if dilated else 1)
+        self.fc = nn.Linear(32 * base, num_classes)
+
+    def _make_layer(self, planes, blocks, stride, dilation, is_first=True):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * 4:
+            if self.avg_down:
+                pool = nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False)
+                conv = nn.Conv2d(self.inplanes, planes * 4, 1, bias=False)
+                downsample = nn.Sequential(pool, conv, nn.BatchNorm2d(planes * 4))
+            else:
+                conv = nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False)
+                downsample = nn.Sequential(conv, nn.BatchNorm2d(planes * 4))
+        first_dilation = {1: 1, 2: 1, 4: 2}[dilation]
+        avd = self.avd and (stride > 1 or is_first)
+        layers = [SourceBottleneck(self.inplanes, planes, stride, first_dilation, downsample, self.radix, avd)]
+        self.inplanes = planes * 4
+        layers += [SourceBottleneck(self.inplanes, planes, 1, dilation, None, self.radix) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        feats = []
+        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
+            x = layer(x)
+            feats.append(x)
+        return feats
+
+
+class SourceDeepLabHead(nn.Module):
+    """PyTorch-Encoding's DeepLabV3Head: ASPP_Module (``b0..b4``, pooling last, ``project``) + ``block``."""
+
+    def __init__(self, in_channels, nclass, rates=(12, 24, 36)):
+        super().__init__()
+        c = in_channels // 8
+
+        def conv_bn(k, rate=1):
+            pad = 0 if k == 1 else rate
+            return nn.Sequential(nn.Conv2d(in_channels, c, k, padding=pad, dilation=rate, bias=False), *bn_relu(c))
+
+        def bn_relu(ch):
+            return nn.BatchNorm2d(ch), nn.ReLU()
+
+        self.aspp = nn.Module()
+        self.aspp.b0 = conv_bn(1)
+        self.aspp.b1, self.aspp.b2, self.aspp.b3 = (conv_bn(3, r) for r in rates)
+        self.aspp.b4 = nn.Module()
+        self.aspp.b4.gap = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_channels, c, 1, bias=False), *bn_relu(c))
+        self.aspp.project = nn.Sequential(nn.Conv2d(5 * c, c, 1, bias=False), *bn_relu(c), nn.Dropout2d(0.5))
+        self.block = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), *bn_relu(c), nn.Dropout(0.1))
+        self.block.append(nn.Conv2d(c, nclass, 1))
+
+    def forward(self, x):
+        a = self.aspp
+        pool = F.interpolate(a.b4.gap(x), x.shape[2:], mode='bilinear', align_corners=True)
+        y = a.project(torch.cat([a.b0(x), a.b1(x), a.b2(x), a.b3(x), pool], dim=1))
+        return self.block(y)
+
+
+def randomize(model: nn.Module) -> nn.Module:
+    """Random weights and batch-norm statistics, eval mode, float64."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                n = module.num_features
+                module.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=gen) * 0.1)
+                module.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
+                module.num_batches_tracked.fill_(7)
+            elif isinstance(module, nn.Conv2d | nn.Linear):
+                module.weight.copy_(torch.randn(module.weight.shape, generator=gen) / module.weight[0].numel() ** 0.5)
+                if module.bias is not None:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.1)
+    return model.double().eval()
+
+
+def shapes(state_dict):
+    """``{key: shape}`` of a state dict."""
+    return {key: tuple(value.shape) for key, value in state_dict.items()}
+
+
+def build(cfg):
+    """A segtools module from ``cfg`` in float64, eval mode."""
+    return MODELS.build(cfg).double().eval()
+
+
+def conv_keys(name, c_out, c_in, k=1, bias=False):
+    keys = {f'{name}.weight': (c_out, c_in, k, k)}
+    if bias:
+        keys[f'{name}.bias'] = (c_out,)
+    return keys
+
+
+def bn_keys(name, n):
+    keys = {f'{name}.{leaf}': (n,) for leaf in ('weight', 'bias', 'running_mean', 'running_var')}
+    keys[f'{name}.num_batches_tracked'] = ()
+    return keys
+
+
+def linear_keys(name, c_out, c_in):
+    return {f'{name}.weight': (c_out, c_in), f'{name}.bias': (c_out,)}
+
+
+def encoding_fcn_keys(name, c_in, nclass):
+    """PyTorch-Encoding FCNHead ``conv5``: conv 3x3 (in/4), norm, ReLU, dropout, 1x1 classifier."""
+    inter = c_in // 4
+    return {
+        **conv_keys(f'{name}.conv5.0', inter, c_in, 3),
+        **bn_keys(f'{name}.conv5.1', inter),
+        **conv_keys(f'{name}.conv5.4', nclass, inter, bias=True),
+    }
+
+
+def encoding_head_keys(model, nclass, lateral=False):
+    """The ``head.*`` keys of PyTorch-Encoding's segmentation model ``model`` on a 2048-channel c4."""
+    if model == 'fcn':
+        return encoding_fcn_keys('head', 2048, nclass)
+    if model == 'psp':
+        keys = {}
+        for i in range(1, 5):
+            keys |= conv_keys(f'head.conv5.0.conv{i}.0', 512, 2048) | bn_keys(f'head.conv5.0.conv{i}.1', 512)
+        return (
+            keys
+            | conv_keys('head.conv5.1', 512, 4096, 3)
+            | bn_keys('head.conv5.2', 512)
+            | (conv_keys('head.conv5.5', nclass, 512, bias=True))
+        )
+    if model == 'encnet':
+        keys = conv_keys('head.conv5.0', 512, 2048, 3) | bn_keys('head.conv5.1', 512)
+        if lateral:
+            for i, c_in in enumerate((512, 1024)):
+                keys |= conv_keys(f'head.connect.{i}.0', 512, c_in) | bn_keys(f'head.connect.{i}.1', 512)
+            keys |= conv_keys('head.fusion.0', 512, 3 * 512, 3) | bn_keys('head.fusion.1', 512)
+        keys |= conv_keys('head.encmodule.encoding.0', 512, 512) | bn_keys('head.encmodule.encoding.1', 512)
+        keys |= {'head.encmodule.encoding.3.codewords': (32, 512), 'head.encmodule.encoding.3.scale': (32,)}
+        keys |= bn_keys('head.encmodule.encoding.4', 32) | linear_keys('head.encmodule.fc.0', 512, 512)
+        return (
+            keys | linear_keys('head.encmodule.selayer', nclass, 512) | conv_keys('head.conv6.1', nclass, 512, 1, True)
+        )
+    assert model == 'deeplab'
+    keys = conv_keys('head.aspp.b0.0', 256, 2048) | bn_keys('head.aspp.b0.1', 256)
+    for i in (1, 2, 3):
+        keys |= conv_keys(f'head.aspp.b{i}.0', 256, 2048, 3) | bn_keys(f'head.aspp.b{i}.1', 256)
+    keys |= conv_keys('head.aspp.b4.gap.1', 256, 2048) | bn_keys('head.aspp.b4.gap.2', 256)
+    keys |= conv_keys('head.aspp.project.0', 256, 1280) | bn_keys('head.aspp.project.1', 256)
+    return (
+        keys
+        | conv_keys('head.block.0', 256, 256, 3)
+        | bn_keys('head.block.1', 256)
+        | (conv_keys('head.block.4', nclass, 256, bias=True))
+    )
+
+
+def fake_state(key_shapes):
+    gen = torch.Generator().manual_seed(3)
+    return {key: torch.randn(shape, generator=gen) if shape else torch.tensor(5) for key, shape in key_shapes.items()}
+
+
+def mmseg_backbone_keys():
+    """mmseg ResNetV1c-50 (stem 64): ``backbone.stem.{0..7}`` then torchvision-named blocks."""
+    keys = conv_keys('backbone.stem.0', 32, 3, 3) | bn_keys('backbone.stem.1', 32)
+    keys |= conv_keys('backbone.stem.3', 32, 32, 3) | bn_keys('backbone.stem.4', 32)
+    keys |= conv_keys('backbone.stem.6', 64, 32, 3) | bn_keys('backbone.stem.7', 64)
+    source = SourceResNet(stem_width=32).state_dict()
+    return keys | {f'backbone.{k}': tuple(v.shape) for k, v in source.items() if k.startswith('layer')}
+
+
+def mmseg_conv_module(name, c_out, c_in, k):
+    return conv_keys(f'{name}.conv', c_out, c_in, k) | bn_keys(f'{name}.bn', c_out)
+
+
+def mmseg_head_keys(model, nclass):
+    seg = conv_keys('decode_head.conv_seg', nclass, 512, bias=True)
+    if model == 'fcn':
+        keys = mmseg_conv_module('decode_head.convs.0', 512, 2048, 3) | mmseg_conv_module(
+            'decode_head.convs.1', 512, 512, 3
+        )
+        return keys | mmseg_conv_module('decode_head.conv_cat', 512, 2560, 3) | seg
+    if model == 'psp':
+        keys = {}
+        for i in range(4):
+            keys |= mmseg_conv_module(f'decode_head.psp_modules.{i}.1', 512, 2048, 1)
+        return keys | mmseg_conv_module('decode_head.bottleneck', 512, 4096, 3) | seg
+    if model == 'deeplabv3':
+        keys = mmseg_conv_module('decode_head.image_pool.1', 512, 2048, 1)
+        for i in range(4):
+            keys |= mmseg_conv_module(f'decode_head.aspp_modules.{i}', 512, 2048, 1 if i == 0 else 3)
+        return keys | mmseg_conv_module('decode_head.bottleneck', 512, 2560, 3) | seg
+    assert model == 'encnet'
+    keys = mmseg_conv_module('decode_head.bottleneck', 512, 2048, 3)
+    keys |= mmseg_conv_module('decode_head.enc_module.encoding_project', 512, 512, 1)
+    keys |= {'decode_head.enc_module.encoding.0.codewords': (32, 512), 'decode_head.enc_module.encoding.0.scale': (32,)}
+    keys |= bn_keys('decode_head.enc_module.encoding.1', 32) | linear_keys('decode_head.enc_module.fc.0', 512, 512)
+    return keys | linear_keys('decode_head.se_layer', nclass, 512) | seg
+
+
+def assert_same_features(source: nn.Module, ours: nn.Module) -> None:
+    """Both backbones give the same four stage outputs on one odd-sized float64 image."""
+    x = torch.randn(1, 3, 35, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = source(x), ours(x)
+    assert len(got) == 4
+    for stage, (e, g) in enumerate(zip(expected, got, strict=True)):
+        assert g.shape == e.shape, f'stage {stage}'
+        torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5 * e.abs().max().item())
