@@ -3,8 +3,8 @@
 # global-pooling branch and EncNet context gating, no laterals, no SE loss; base 520 / crop 480,
 # batch 16, poly lr 0.001 (heads x10), 80 epochs. No published number.
 # Loss averaged over labelled pixels (torch CE, as PyTorch-Encoding), aux weight 0.2 (in the base),
-# align_corners=True. Set model.pretrained to an ImageNet wideresnet38 checkpoint: PyTorch-Encoding
-# always starts from one. Its published numbers are multi-scale + flip (tools/test.py --tta).
+# align_corners=True. PyTorch-Encoding starts from its ImageNet wideresnet38 (pretrained='segtools://wideresnet38').
+# Its published numbers are multi-scale + flip (tools/test.py --tta).
 _base_ = [
     '../_base_/models/atten_wrn38-d8.py',
     '../_base_/datasets/encoding_pascal_context_59.py',

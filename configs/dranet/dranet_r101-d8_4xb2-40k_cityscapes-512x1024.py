@@ -1,4 +1,4 @@
 # DRANet R-101-D8: dranet_r50-d8_4xb2-40k_cityscapes-512x1024
-# with a ResNet-101 backbone (only the depth changes).
+# with a ResNet-101 backbone (the depth and its ImageNet weights change).
 _base_ = './dranet_r50-d8_4xb2-40k_cityscapes-512x1024.py'
-model = dict(backbone=dict(depth=101))
+model = dict(pretrained='segtools://resnet101_v1c', backbone=dict(depth=101))

@@ -9,7 +9,7 @@
 #   batch 16 over all processes (total_batch_size: 4 x 4 GPUs or 2 x 8), long side in
 #   [0.5, 2.0] x 640, random 576 crop, flip, no colour jitter;
 #   SGD momentum 0.9, wd 1e-4, poly (0.9) lr 0.004 with the heads at x10, 180 epochs, no warmup.
-# Set model.pretrained to an ImageNet resnet101s checkpoint: the published run starts from one.
+# The published run starts from PyTorch-Encoding's ImageNet resnet101s (pretrained='segtools://resnet101s').
 # Short name: configs/encnet/encnet_r101_ade20k.py.
 _base_ = [
     '../_base_/models/encnet_r50-d8.py',
@@ -64,6 +64,7 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet101s',
     data_preprocessor=data_preprocessor,
     backbone=dict(depth=101, stem_channels=128, dilations=(1, 1, 2, 4), strides=(1, 2, 1, 1)),
     decode_head=dict(

@@ -4,8 +4,8 @@
 # VOC fine-tuning configs load this checkpoint key for key. No published number (the zoo
 # name has no weights).
 # Loss averaged over labelled pixels (torch CE, as PyTorch-Encoding), aux and SE weights 0.2,
-# align_corners=True. Set model.pretrained to an ImageNet resnet101s checkpoint: PyTorch-Encoding
-# always starts from one. Its published numbers are multi-scale + flip (tools/test.py --tta).
+# align_corners=True. PyTorch-Encoding starts from its ImageNet resnet101s (pretrained='segtools://resnet101s').
+# Its published numbers are multi-scale + flip (tools/test.py --tta).
 _base_ = [
     '../_base_/models/encnet_r50-d8.py',
     '../_base_/datasets/encoding_coco21.py',
@@ -17,6 +17,7 @@ crop_size = (480, 480)
 total_batch_size = 16
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet101s',
     data_preprocessor=data_preprocessor,
     backbone=dict(depth=101, stem_channels=128),
     decode_head=dict(num_classes=21, align_corners=True, loss_decode=dict(avg_non_ignore=True)),

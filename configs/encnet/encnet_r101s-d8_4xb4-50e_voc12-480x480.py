@@ -16,6 +16,7 @@ crop_size = (480, 480)
 total_batch_size = 16
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet101s',
     data_preprocessor=data_preprocessor,
     backbone=dict(depth=101, stem_channels=128),
     decode_head=dict(num_classes=21, align_corners=True, loss_decode=dict(avg_non_ignore=True)),

@@ -2,8 +2,8 @@
 # resnet50s (ResNetV1c, 128-channel deep stem) at output stride 8, base 520 / crop 480, batch 16,
 # poly lr 0.004 (heads x10), 180 epochs. Published: 41.5 mIoU / 80.1 pixAcc (ADE20K val).
 # Loss averaged over labelled pixels (torch CE, as PyTorch-Encoding), aux and SE weights 0.2,
-# align_corners=True. Set model.pretrained to an ImageNet resnet50s checkpoint: PyTorch-Encoding
-# always starts from one. Its published numbers are multi-scale + flip (tools/test.py --tta).
+# align_corners=True. PyTorch-Encoding starts from its ImageNet resnet50s (pretrained='segtools://resnet50s').
+# Its published numbers are multi-scale + flip (tools/test.py --tta).
 _base_ = [
     '../_base_/models/encnet_r50-d8.py',
     '../_base_/datasets/encoding_ade20k.py',
@@ -15,6 +15,7 @@ crop_size = (480, 480)
 total_batch_size = 16
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet50s',
     data_preprocessor=data_preprocessor,
     backbone=dict(stem_channels=128),
     decode_head=dict(num_classes=150, align_corners=True, loss_decode=dict(avg_non_ignore=True)),

@@ -9,6 +9,7 @@ _base_ = [
 crop_size = (512, 512)
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet50s',
     data_preprocessor=data_preprocessor,
     decode_head=dict(num_classes=150),
     auxiliary_head=dict(num_classes=150),

@@ -4,8 +4,8 @@
 # adds them only on Pascal datasets); base 520 / crop 480, batch 16, poly lr 0.004
 # (heads and JPU x10), 180 epochs. No published number in our references.
 # Loss averaged over labelled pixels (torch CE, as PyTorch-Encoding), aux and SE weights 0.2,
-# align_corners=True. Set model.pretrained to an ImageNet resnet50s checkpoint: PyTorch-Encoding
-# always starts from one. Its published numbers are multi-scale + flip (tools/test.py --tta).
+# align_corners=True. PyTorch-Encoding starts from its ImageNet resnet50s (pretrained='segtools://resnet50s').
+# Its published numbers are multi-scale + flip (tools/test.py --tta).
 _base_ = [
     '../_base_/models/fastfcn_r50-d32_jpu_enc.py',
     '../_base_/datasets/encoding_ade20k.py',
@@ -17,6 +17,7 @@ crop_size = (480, 480)
 total_batch_size = 16
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet50s',
     data_preprocessor=data_preprocessor,
     backbone=dict(stem_channels=128),
     neck=dict(align_corners=True),

@@ -2,8 +2,8 @@
 # rejects): resnet50s undilated (output stride 32), FPN over c1..c4 (256 channels) fused to 512,
 # base 520 / crop 480, batch 16, poly lr 0.004 (head x10), 180 epochs. No published number.
 # Loss averaged over labelled pixels (torch CE, as PyTorch-Encoding),
-# align_corners=True. Set model.pretrained to an ImageNet resnet50s checkpoint: PyTorch-Encoding
-# always starts from one. Its published numbers are multi-scale + flip (tools/test.py --tta).
+# align_corners=True. PyTorch-Encoding starts from its ImageNet resnet50s (pretrained='segtools://resnet50s').
+# Its published numbers are multi-scale + flip (tools/test.py --tta).
 _base_ = [
     '../_base_/models/fcfpn_r50.py',
     '../_base_/datasets/encoding_ade20k.py',

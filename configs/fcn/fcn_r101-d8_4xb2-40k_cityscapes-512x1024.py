@@ -1,4 +1,4 @@
 # FCN R-101-D8: the R-50 recipe with a 101-layer backbone. mmseg initialises it
-# from 'open-mmlab://resnet101_v1c': set model.pretrained to a local copy of those weights.
+# from 'open-mmlab://resnet101_v1c': pretrained='segtools://resnet101_v1c' is those weights.
 _base_ = './fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py'
-model = dict(backbone=dict(depth=101))
+model = dict(pretrained='segtools://resnet101_v1c', backbone=dict(depth=101))

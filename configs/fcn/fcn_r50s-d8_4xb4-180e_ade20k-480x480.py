@@ -9,8 +9,7 @@
 #   average over all pixels.
 # - Test: the long side resized to 520, then 480x480 windows with stride 320 (2/3 of the crop),
 #   Encoding's MultiEvalModule at scale 1; tools/test.py --tta adds its 6 scales x flip.
-# pretrained=None: set model.pretrained to a local copy of Encoding's resnet50s weights to
-# reproduce the published number.
+# Starts, as the published run, from Encoding's ImageNet resnet50s (pretrained='segtools://resnet50s').
 _base_ = [
     '../_base_/models/fcn_r50-d8.py',
     '../_base_/datasets/encoding_ade20k.py',
@@ -20,6 +19,7 @@ _base_ = [
 crop_size = (480, 480)
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet50s',
     data_preprocessor=data_preprocessor,
     backbone=dict(stem_channels=128),
     decode_head=dict(

@@ -11,6 +11,7 @@ _base_ = [
 crop_size = (480, 480)
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnet50s',
     data_preprocessor=data_preprocessor,
     backbone=dict(stem_channels=128),
     decode_head=dict(

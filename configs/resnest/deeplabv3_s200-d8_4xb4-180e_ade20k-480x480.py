@@ -2,4 +2,4 @@
 #   python train_dist.py --dataset ade20k --model deeplab --aux --backbone resnest200 --epochs 180
 # The ResNeSt-101 recipe (180 epochs) with depth 200.
 _base_ = './deeplabv3_s101-d8_4xb4-180e_ade20k-480x480.py'
-model = dict(backbone=dict(depth=200))
+model = dict(pretrained='segtools://resnest200', backbone=dict(depth=200))

@@ -1,4 +1,4 @@
 # DeepLabV3 on a dilated ResNeSt-269, PyTorch-Encoding's DeepLab_ResNeSt269_PContext: the
 # ResNeSt-50 Pascal Context recipe (80 epochs, lr 0.001) with depth 269.
 _base_ = './deeplabv3_s50-d8_4xb4-80e_pascal-context-59-480x480.py'
-model = dict(backbone=dict(depth=269))
+model = dict(pretrained='segtools://resnest269', backbone=dict(depth=269))

@@ -9,8 +9,7 @@
 # - align_corners=True everywhere; cross entropy averaged over non-ignored pixels (Encoding's).
 # - Test: the long side resized to 520, 480x480 windows with stride 320 (MultiEvalModule at
 #   scale 1); the published numbers use tools/test.py --tta (6 scales x flip).
-# pretrained=None: set model.pretrained to a local copy of Encoding's resnest50 weights to
-# reproduce the published number.
+# Starts, as the published run, from Encoding's ImageNet resnest50 (pretrained='segtools://resnest50').
 _base_ = [
     '../_base_/models/fcn_r50-d8.py',
     '../_base_/datasets/encoding_ade20k.py',
@@ -21,6 +20,7 @@ crop_size = (480, 480)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnest50',
     data_preprocessor=data_preprocessor,
     backbone=dict(
         _delete_=True,

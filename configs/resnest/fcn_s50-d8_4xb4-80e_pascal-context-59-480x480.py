@@ -13,6 +13,7 @@ crop_size = (480, 480)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(size=crop_size)
 model = dict(
+    pretrained='segtools://resnest50',
     data_preprocessor=data_preprocessor,
     backbone=dict(
         _delete_=True,

@@ -125,8 +125,6 @@ _BACKBONES = (
     ('wideresnet38', 'da4785cf', 'WideResNet(depth=38) (keys match PyTorch-Encoding)'),
     ('wideresnet50', 'b4156216', 'WideResNet(depth=50) (keys match PyTorch-Encoding)'),
 )
-# Their keys are segtools' already (WideResNet mirrors PyTorch-Encoding's names).
-_UNCONVERTED = frozenset({'wideresnet38', 'wideresnet50'})
 # mmengine's hub table (mmengine/hub/openmmlab.json): the ImageNet backbones of mmseg's configs.
 _OPENMMLAB = (
     ('resnet18_v1c', 'b5776b93', 'ResNetV1c(depth=18, stem_channels=64)'),
@@ -154,7 +152,10 @@ _SEGMENTATION = (
 
 MODEL_STORE: dict[str, ModelEntry] = {
     **{
-        name: _encoding_entry(name, sha1, fits, None if name in _UNCONVERTED else f'encoding:{name}')
+        # WideResNet keeps PyTorch-Encoding's names, but upstream's model (and so its saved state) also
+        # has the classifier ``fc``, which segtools' backbone lacks: the converter drops it and refuses
+        # any other key it does not know, instead of a silent non-strict load.
+        name: _encoding_entry(name, sha1, fits, f'encoding:{name}')
         for name, sha1, fits in _BACKBONES
     },
     **{

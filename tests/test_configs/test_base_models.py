@@ -67,8 +67,12 @@ def head_cfgs(model_cfg: dict) -> list[dict]:
 
 
 def small_model_cfg(path: Path) -> dict:
-    """The config's ``model`` with every head set to ``NUM_CLASSES`` classes."""
+    """The config's ``model`` with every head set to ``NUM_CLASSES`` classes and no ImageNet weights.
+
+    ``pretrained`` (a ``segtools://`` name) is dropped so ``init_weights`` stays offline.
+    """
     model_cfg = copy.deepcopy(Config.fromfile(path).model)
+    model_cfg['pretrained'] = None
     heads = head_cfgs(model_cfg)
     assert heads, f'{path.name}: model has no decode_head'
     for head in heads:

@@ -45,7 +45,7 @@ def test_backbone_is_dilated_resnet101s(cfg):
     assert tuple(backbone.strides) == (1, 2, 1, 1)
     assert tuple(backbone.dilations) == (1, 1, 2, 4)
     assert backbone.contract_dilation is True
-    assert cfg.model.pretrained is None
+    assert cfg.model.pretrained == 'segtools://resnet101s'
 
 
 def test_sync_bn_everywhere(cfg):

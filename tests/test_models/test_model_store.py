@@ -243,7 +243,8 @@ def test_openmmlab_entries_follow_mmengines_table():
 def test_manifest_conversion_specs_are_all_known(monkeypatch):
     assert check_manifest() == []
     specs = {name: entry.convert for name, entry in MODEL_STORE.items()}
-    assert [name for name, spec in specs.items() if spec is None] == ['wideresnet38', 'wideresnet50']
+    assert [name for name, spec in specs.items() if spec is None] == []
+    assert specs['wideresnet38'] == 'encoding:wideresnet38' and specs['wideresnet50'] == 'encoding:wideresnet50'
     assert specs['resnet50s'] == 'encoding:resnet50s'
     assert specs['deeplab_resnest269_ade'] == 'encoding:deeplab_resnest269'
     monkeypatch.setitem(MODEL_STORE, 'x', ModelEntry(name='x', fits='test', convert='encoding:resnet42'))

@@ -6,8 +6,9 @@ Usage::
     python tools/model_converters/encoding2segtools.py encnet_resnet50s_ade.pth encnet.pth \\
         --arch encnet_resnet50s --config configs/encnet/encnet_r50s-d8_4xb4-180e_ade20k-480x480.py
 
-``--arch`` is a backbone (``resnet50s``, ``resnest50`` ...) or ``<model>_<backbone>`` with model
-``fcn``, ``psp``, ``encnet`` or ``deeplab``. The key layouts are documented in
+``--arch`` is a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...) or ``<model>_<backbone>``
+with model ``fcn``, ``fcn-global``, ``psp``, ``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` or
+``atten`` (``atten`` is the only model on ``wideresnet38/50``). The key layouts are documented in
 :mod:`segtools.models.converters.encoding`; ``segtools://<name>`` converts the same way on load.
 """
 

@@ -17,7 +17,8 @@ data_preprocessor = dict(
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    pretrained=None,
+    # PyTorch-Encoding's ImageNet wideresnet38, fetched when a Runner initialises weights.
+    pretrained='segtools://wideresnet38',
     backbone=dict(
         type='WideResNet',
         depth=38,

@@ -3,7 +3,7 @@
 # used without laterals) with the SE loss (weight 0.2), an FCN auxiliary head on c3 (0.4).
 # stem_channels=64 is mmseg's ResNetV1c (the open-mmlab://resnet50_v1c width); segtools'
 # ResNetV1c defaults to PyTorch-Encoding's 128 (resnet50s), which the r50s configs use.
-# pretrained=None: set model.pretrained to an ImageNet checkpoint to reproduce published runs.
+# pretrained is fcn_r50-d8.py's 'segtools://resnet50_v1c' (mmseg's ImageNet init).
 # The backbone, data preprocessor and auxiliary head are fcn_r50-d8.py's; only the decode head differs.
 _base_ = './fcn_r50-d8.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)

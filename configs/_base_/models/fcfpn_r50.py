@@ -15,7 +15,8 @@ data_preprocessor = dict(
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    pretrained=None,
+    # PyTorch-Encoding's ImageNet resnet50s, fetched when a Runner initialises weights.
+    pretrained='segtools://resnet50s',
     backbone=dict(
         type='ResNetV1c',
         depth=50,

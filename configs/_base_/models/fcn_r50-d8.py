@@ -14,9 +14,9 @@ data_preprocessor = dict(
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    # mmseg starts from 'open-mmlab://resnet50_v1c' (ImageNet); set pretrained to a local copy of
-    # those weights to reproduce its numbers. None here: nothing is downloaded when a model is built.
-    pretrained=None,
+    # mmseg's ImageNet init ('open-mmlab://resnet50_v1c', OpenMMLab's weights), fetched by the model store
+    # when a Runner initialises weights and converted on load; building a model downloads nothing.
+    pretrained='segtools://resnet50_v1c',
     backbone=dict(
         type='ResNetV1c',
         depth=50,

@@ -14,7 +14,8 @@ data_preprocessor = dict(
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
-    pretrained=None,
+    # mmseg's ImageNet init ('open-mmlab://resnet50_v1c'), fetched when a Runner initialises weights.
+    pretrained='segtools://resnet50_v1c',
     backbone=dict(
         type='ResNetV1c',
         depth=50,

@@ -172,6 +172,18 @@ def move_last_block_first(num_blocks: int) -> Transform:
     return transform
 
 
+def reverse_blocks(num_blocks: int) -> Transform:
+    """Transform of a conv weight ``(C_out, num_blocks * C, kh, kw)`` whose input concatenation
+    order was ``[b_0, ..., b_{n-1}]`` into the order ``[b_{n-1}, ..., b_0]``."""
+
+    def transform(weight: torch.Tensor) -> torch.Tensor:
+        if weight.shape[1] % num_blocks:
+            raise ConversionError(f'cannot split {weight.shape[1]} input channels into {num_blocks} equal blocks')
+        return torch.cat(list(reversed(weight.chunk(num_blocks, dim=1))), dim=1).contiguous()
+
+    return transform
+
+
 def check_against_model(
     converted: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]
 ) -> tuple[list[str], list[str]]:

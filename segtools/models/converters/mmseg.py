@@ -4,14 +4,16 @@ Used by the model store (``convert='mmseg:<arch>'``) and ``tools/model_converter
 
 Segmentors (arch = the decode head: ``fcn``, ``psp``, ``deeplabv3``, ``encnet``): backbones
 (``ResNetV1c``/``ResNeSt``: ``backbone.stem.{0..7}``, ``backbone.layer*``) and FCN heads
-(``convs.i``, ``conv_cat``, ``conv_seg``; also every ``auxiliary_head``) share segtools' names.
+(``convs.i``, ``conv_cat``, ``conv_seg``; also the ``auxiliary_head``, or each
+``auxiliary_head.i`` of a list of them) share segtools' names.
 Renamed (mmseg -> segtools):
 
 - psp: ``decode_head.psp_modules.i.1`` (pool, ConvModule) -> ``decode_head.psp.branches.i.conv``.
 - deeplabv3: ``decode_head.image_pool.1`` -> ``decode_head.aspp.image_pool.conv``;
   ``decode_head.aspp_modules.i`` -> ``decode_head.aspp.branches.i`` (both concatenate the image
   pooling first, so ``bottleneck`` is unchanged).
-- encnet: ``decode_head.lateral_convs.i``/``fusion`` -> ``decode_head.lateral_fuse.{lateral_convs.i,fusion}``;
+- encnet: ``decode_head.lateral_convs.i``/``fusion`` (``add_lateral=True``) ->
+  ``decode_head.lateral_fuse.{lateral_convs.i,fusion}``;
   ``enc_module.encoding.0`` (Encoding) -> ``enc_module.encoding``; ``enc_module.encoding.1``
   (BatchNorm1d) -> ``enc_module.codes_norm``; ``enc_module.fc.0`` -> ``enc_module.fc``.
 
@@ -36,7 +38,8 @@ _BACKBONE_PARTS = (
 )
 _BACKBONE = Rule(rf'(backbone\.{_BACKBONE_PARTS})', r'\1')
 _FCN_PARTS = rf'(?:convs\.\d+|conv_cat)\.{_CONV_MODULE}|conv_seg'
-_AUX = Rule(rf'(auxiliary_head\.(?:{_FCN_PARTS}))', r'\1')
+# One FCN auxiliary head, or a list of them (``auxiliary_head.i.*``, mmseg's ModuleList).
+_AUX = Rule(rf'(auxiliary_head\.(?:\d+\.)?(?:{_FCN_PARTS}))', r'\1')
 
 HEADS: dict[str, list[Rule]] = {
     'fcn': [Rule(rf'(decode_head\.(?:{_FCN_PARTS}))', r'\1')],

@@ -312,3 +312,305 @@ def assert_same_features(source: nn.Module, ours: nn.Module) -> None:
     for stage, (e, g) in enumerate(zip(expected, got, strict=True)):
         assert g.shape == e.shape, f'stage {stage}'
         torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5 * e.abs().max().item())
+
+
+# --- PyTorch-Encoding's WideResNet and segmentation heads (module names as upstream) ---------------------
+
+
+class SourceABN(nn.BatchNorm2d):
+    """In-place ABN in eval: batch norm then leaky ReLU 0.01 (the same keys as a batch norm)."""
+
+    def forward(self, x):
+        return F.leaky_relu(super().forward(x), 0.01)
+
+
+class SourceWideBlock(nn.Module):
+    """WideResNet BasicBlock (``len(widths) == 2``) or Bottleneck (3): pre-activation ``bn1``, convs, shortcut.
+
+    ``dilation`` is the rate of the strided 3x3 conv (conv1 of a basic block, conv2 of a
+    bottleneck); ``previous_dilation`` that of a basic block's second 3x3 conv.
+    """
+
+    def __init__(self, inplanes, widths, stride=1, dilation=1, previous_dilation=1, downsample=None):
+        super().__init__()
+        self.basic = len(widths) == 2
+        self.bn1 = SourceABN(inplanes)
+        if self.basic:
+            self.conv1 = nn.Conv2d(inplanes, widths[0], 3, stride, dilation, dilation, bias=False)
+            self.bn2 = SourceABN(widths[0])
+            self.conv2 = nn.Conv2d(widths[0], widths[1], 3, 1, previous_dilation, previous_dilation, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(inplanes, widths[0], 1, bias=False)
+            self.bn2 = SourceABN(widths[0])
+            self.conv2 = nn.Conv2d(widths[0], widths[1], 3, stride, dilation, dilation, bias=False)
+            self.bn3 = SourceABN(widths[1])
+            self.conv3 = nn.Conv2d(widths[1], widths[2], 1, bias=False)
+        self.downsample = downsample
+
+    def forward(self, x):
+        bn1 = self.bn1(x)
+        residual = self.downsample(bn1) if self.downsample is not None else x
+        out = self.conv2(self.bn2(self.conv1(bn1)))
+        if not self.basic:
+            out = self.conv3(self.bn3(out))
+        return out + residual
+
+
+class SourceWideResNet(nn.Module):
+    """PyTorch-Encoding's WideResNet (``mod1``, ``pool2``, ``mod2..mod7``, ``bn_out``, ``fc``).
+
+    ``widths`` are the conv widths of each stage's blocks (upstream: 128,128 / 256,256 / 512,512 /
+    512,1024 / 512,1024,2048 / 1024,2048,4096; narrow copies keep tests cheap). The forward returns
+    what PyTorch-Encoding's ``base_forward`` gives its heads: ``(mod5 output, bn_out output)``.
+    """
+
+    def __init__(self, layers=(3, 3, 6, 3, 1, 1), widths=None, stem=64, dilated=True, num_classes=10):
+        super().__init__()
+        self.inplanes = stem
+        self.mod1 = nn.Conv2d(3, stem, 3, 1, 1, bias=False)
+        self.pool2 = nn.MaxPool2d(3, 2, 1)
+        self.pool3 = nn.MaxPool2d(3, 2, 1)
+        # (stride, dilation) of mod2..mod7, as upstream's _make_layer calls.
+        if dilated:
+            plan = ((1, 1), (1, 1), (2, 1), (1, 2), (1, 4), (1, 4))
+        else:
+            plan = ((1, 1), (1, 1), (2, 1), (2, 1), (2, 1), (1, 1))
+        for i, (blocks, w, (stride, dilation)) in enumerate(zip(layers, widths, plan, strict=True)):
+            self.add_module(f'mod{i + 2}', self._make_layer(i + 2, w, blocks, stride, dilation))
+        self.bn_out = SourceABN(self.inplanes)
+        self.fc = nn.Linear(self.inplanes, num_classes)
+
+    def _make_layer(self, stage_index, widths, blocks, stride, dilation):
+        downsample = None
+        if stride != 1 or self.inplanes != widths[-1]:
+            downsample = nn.Sequential(nn.Conv2d(self.inplanes, widths[-1], 1, stride, bias=False))
+        first = 1 if dilation in (1, 2) else (2 if stage_index < 7 else dilation)
+        layers = [SourceWideBlock(self.inplanes, widths, stride, first, dilation, downsample)]
+        self.inplanes = widths[-1]
+        layers += [SourceWideBlock(self.inplanes, widths, 1, dilation, dilation) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.mod4(self.mod3(self.pool3(self.mod2(self.pool2(self.mod1(x))))))
+        c3 = self.mod5(x)
+        return c3.clone(), self.bn_out(self.mod7(self.mod6(c3)))
+
+
+class SourceConcurrent(nn.ModuleList):
+    """PyTorch-Encoding's ConcurrentModule: the branches' outputs concatenated on channels."""
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self], 1)
+
+
+class SourceGlobalPooling(nn.Module):
+    """PyTorch-Encoding's GlobalPooling: ``gap`` = pool, 1x1 conv, norm, ReLU; upsampled back."""
+
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.gap = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_channels, out_channels, 1, bias=False), *_bn_relu(out_channels)
+        )
+
+    def forward(self, x):
+        return F.interpolate(self.gap(x), x.shape[2:], mode='bilinear', align_corners=True)
+
+
+def _bn_relu(channels):
+    return nn.BatchNorm2d(channels), nn.ReLU()
+
+
+class SourceFCNHead(nn.Module):
+    """PyTorch-Encoding's FCNHead ``conv5`` (``with_global``: ``[feat, global pool]`` before the classifier)."""
+
+    def __init__(self, in_channels, nclass, with_global=False):
+        super().__init__()
+        inter = in_channels // 4
+        stem = (nn.Conv2d(in_channels, inter, 3, padding=1, bias=False), *_bn_relu(inter))
+        if with_global:
+            concurrent = SourceConcurrent([nn.Identity(), SourceGlobalPooling(inter, inter)])
+            self.conv5 = nn.Sequential(*stem, concurrent, nn.Dropout2d(0.1), nn.Conv2d(2 * inter, nclass, 1))
+        else:
+            self.conv5 = nn.Sequential(*stem, nn.Dropout2d(0.1), nn.Conv2d(inter, nclass, 1))
+
+    def forward(self, x):
+        return self.conv5(x)
+
+
+class SourcePyramidPooling(nn.Module):
+    """PyTorch-Encoding's PyramidPooling: ``conv1..conv4`` (1x1 to in/4) on pools 1, 2, 3, 6; ``[x, p1..p4]``."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        for i, scale in enumerate((1, 2, 3, 6), start=1):
+            setattr(self, f'pool{i}', nn.AdaptiveAvgPool2d(scale))
+            conv = nn.Conv2d(in_channels, in_channels // 4, 1, bias=False)
+            setattr(self, f'conv{i}', nn.Sequential(conv, *_bn_relu(in_channels // 4)))
+
+    def forward(self, x):
+        size = x.shape[2:]
+        pools = [getattr(self, f'conv{i}')(getattr(self, f'pool{i}')(x)) for i in range(1, 5)]
+        return torch.cat([x, *(F.interpolate(p, size, mode='bilinear', align_corners=True) for p in pools)], 1)
+
+
+class SourcePSPHead(nn.Module):
+    """PyTorch-Encoding's PSPHead: ``conv5`` = PyramidPooling, 3x3 conv (2 in -> in/4), norm, ReLU, dropout, 1x1."""
+
+    def __init__(self, in_channels, nclass):
+        super().__init__()
+        inter = in_channels // 4
+        self.conv5 = nn.Sequential(
+            SourcePyramidPooling(in_channels),
+            nn.Conv2d(2 * in_channels, inter, 3, padding=1, bias=False),
+            *_bn_relu(inter),
+            nn.Dropout2d(0.1),
+            nn.Conv2d(inter, nclass, 1),
+        )
+
+    def forward(self, x):
+        return self.conv5(x)
+
+
+class SourceEncoding(nn.Module):
+    """PyTorch-Encoding's Encoding(D, K): soft assignment by scaled L2, residuals aggregated, ``(B, K, D)``."""
+
+    def __init__(self, channels, num_codes):
+        super().__init__()
+        self.codewords = nn.Parameter(torch.randn(num_codes, channels) * 0.3)
+        self.scale = nn.Parameter(-torch.rand(num_codes))
+
+    def forward(self, x):
+        x = x.flatten(2).transpose(1, 2)  # (B, N, D)
+        residuals = x[:, :, None, :] - self.codewords  # (B, N, K, D)
+        assign = F.softmax(self.scale * residuals.pow(2).sum(-1), dim=2)  # (B, N, K)
+        return (assign[..., None] * residuals).sum(1)
+
+
+class SourceEncModule(nn.Module):
+    """PyTorch-Encoding's EncModule: ``encoding`` (conv, BN, ReLU, Encoding, BN1d, ReLU, mean), ``fc``, ``selayer``."""
+
+    def __init__(self, in_channels, nclass, ncodes=32, se_loss=True):
+        super().__init__()
+        self.encoding = nn.Sequential(
+            nn.Conv2d(in_channels, in_channels, 1, bias=False),
+            *_bn_relu(in_channels),
+            SourceEncoding(in_channels, ncodes),
+            nn.BatchNorm1d(ncodes),
+            nn.ReLU(),
+        )
+        self.fc = nn.Sequential(nn.Linear(in_channels, in_channels), nn.Sigmoid())
+        self.selayer = nn.Linear(in_channels, nclass) if se_loss else None
+
+    def forward(self, x):
+        en = self.encoding(x).mean(1)
+        y = x * self.fc(en)[:, :, None, None]
+        outputs = [F.relu(x + y)]
+        if self.selayer is not None:
+            outputs.append(self.selayer(en))
+        return outputs
+
+
+class SourceEncHead(nn.Module):
+    """PyTorch-Encoding's EncHead (``lateral``: ``connect`` on c2, c3 and ``fusion``); inputs c1..c4."""
+
+    def __init__(self, in_channels, nclass, lateral=False, lateral_in=(), width=16, ncodes=8):
+        super().__init__()
+        self.lateral = lateral
+        self.conv5 = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1, bias=False), *_bn_relu(width))
+        if lateral:
+            self.connect = nn.ModuleList(
+                nn.Sequential(nn.Conv2d(c, width, 1, bias=False), *_bn_relu(width)) for c in lateral_in
+            )
+            self.fusion = nn.Sequential(nn.Conv2d(3 * width, width, 3, padding=1, bias=False), *_bn_relu(width))
+        self.encmodule = SourceEncModule(width, nclass, ncodes)
+        self.conv6 = nn.Sequential(nn.Dropout2d(0.1), nn.Conv2d(width, nclass, 1))
+
+    def forward(self, *inputs):
+        feat = self.conv5(inputs[-1])
+        if self.lateral:
+            c2, c3 = self.connect[0](inputs[1]), self.connect[1](inputs[2])
+            feat = self.fusion(torch.cat([feat, c2, c3], 1))
+        outs = self.encmodule(feat)
+        return self.conv6(outs[0]), outs[1]
+
+
+class SourceFCFPNHead(nn.Module):
+    """PyTorch-Encoding's FCFPNHead (``fpn_lateral``, ``fpn_out``, ``c4conv``, ``conv5``); levels coarsest first."""
+
+    def __init__(self, nclass, in_channels=(256, 512, 1024, 2048), fpn_dim=256, fused=512):
+        super().__init__()
+
+        def cbr(c_in, c_out, k):
+            return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), *_bn_relu(c_out))
+
+        self.fpn_lateral = nn.ModuleList(cbr(c, fpn_dim, 1) for c in in_channels[:-1])
+        self.fpn_out = nn.ModuleList(cbr(fpn_dim, fpn_dim, 3) for _ in in_channels[:-1])
+        self.c4conv = cbr(in_channels[-1], fpn_dim, 3)
+        self.conv5 = nn.Sequential(*cbr(len(in_channels) * fpn_dim, fused, 3), nn.Dropout2d(0.1))
+        self.conv5.append(nn.Conv2d(fused, nclass, 1))
+
+    def forward(self, *inputs):
+        def up(x, size):
+            return F.interpolate(x, size, mode='bilinear', align_corners=True)
+
+        feat = self.c4conv(inputs[-1])
+        c1_size = inputs[0].shape[2:]
+        fpn_features = [up(feat, c1_size)]
+        for i in reversed(range(len(inputs) - 1)):
+            feat = up(feat, inputs[i].shape[2:]) + self.fpn_lateral[i](inputs[i])
+            fpn_features.append(up(self.fpn_out[i](feat), c1_size))
+        return self.conv5(torch.cat(fpn_features, 1))
+
+
+class SourceACFModule(nn.Module):
+    """PyTorch-Encoding's ACFModule (kq 'conv', pooling): ``conv_qs`` (also ``conv_ks``), ``conv_vs``, ``conv``,
+    ``norm_layer``, ``attention`` (MixtureOfSoftMaxACF, ``weight`` when ``n_mix > 1``)."""
+
+    def __init__(self, n_head, n_mix, d_model, d_k, d_v):
+        super().__init__()
+        self.n_head, self.n_mix, self.d_k, self.d_v = n_head, n_mix, d_k, d_v
+        self.pool = nn.AvgPool2d(3, 2, 1, count_include_pad=False)
+        self.conv_qs = nn.Conv2d(d_model, n_head * d_k, 1)
+        self.conv_ks = self.conv_qs
+        self.conv_vs = nn.Conv2d(d_model, n_head * d_v, 1)
+        self.attention = nn.Module()
+        if n_mix > 1:
+            self.attention.weight = nn.Parameter(torch.randn(n_mix, d_k))
+        self.conv = nn.Conv2d(n_head * d_v, d_model, 1, bias=False)
+        self.norm_layer = nn.BatchNorm2d(d_model)
+
+    def _attend(self, qt, kt, vt):
+        b, d_k, n = qt.shape
+        m, d = self.n_mix, d_k // self.n_mix
+        q = qt.reshape(b * m, d, n).transpose(1, 2)
+        attn = F.softmax(torch.bmm(q, kt.reshape(b * m, d, -1)) / d_k**0.5, dim=2)
+        if m > 1:
+            pi = F.softmax(torch.matmul(self.attention.weight, qt.mean(2, True)), dim=1).reshape(b * m, 1, 1)
+            attn = (attn * pi).reshape(b, m, n, -1).sum(1)
+        return torch.bmm(attn, vt.transpose(1, 2))
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        heads = b * self.n_head
+        qt = self.conv_ks(x).reshape(heads, self.d_k, h * w)
+        kt = self.conv_ks(self.pool(x)).reshape(heads, self.d_k, h * w // 4)
+        vt = self.conv_vs(self.pool(x)).reshape(heads, self.d_v, h * w // 4)
+        out = self._attend(qt, kt, vt).transpose(1, 2).reshape(b, self.n_head * self.d_v, h, w)
+        return self.norm_layer(self.conv(out)) + x
+
+
+class SourceATTENHead(nn.Module):
+    """PyTorch-Encoding's ATTENHead (with_global, with_enc, no lateral): ``conv5``, ``atten``,
+    ``atten_layers`` = [GlobalPooling, the same ``atten``], ``encmodule``, ``conv6``."""
+
+    def __init__(self, in_channels, nclass, nheads=2, nmixs=1, ncodes=8):
+        super().__init__()
+        inter = in_channels // 4
+        self.conv5 = nn.Sequential(nn.Conv2d(in_channels, inter, 3, padding=1, bias=False), *_bn_relu(inter))
+        self.atten = SourceACFModule(nheads, nmixs, inter, inter // nheads * nmixs, inter // nheads)
+        self.atten_layers = SourceConcurrent([SourceGlobalPooling(inter, inter), self.atten])
+        self.encmodule = SourceEncModule(2 * inter, nclass, ncodes, se_loss=False)
+        self.conv6 = nn.Sequential(nn.Dropout2d(0.1), nn.Conv2d(2 * inter, nclass, 1))
+
+    def forward(self, x):
+        return self.conv6(self.encmodule(self.atten_layers(self.conv5(x)))[0])

@@ -11,12 +11,22 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from segtools.models.converters import check_against_model, convert_keys, encoding
+from segtools.models.converters import (
+    ConversionError,
+    ShapeMismatchError,
+    check_against_model,
+    convert_keys,
+    encoding,
+)
 from segtools.registry import MODELS
 
 from ._source_models import (
+    SourceATTENHead,
     SourceDeepLabHead,
+    SourceFCFPNHead,
+    SourcePyramidPooling,
     SourceResNet,
+    SourceWideResNet,
     assert_same_features,
     build,
     encoding_fcn_keys,
@@ -141,3 +151,127 @@ def test_parse_arch_and_unknown_arch():
     with pytest.raises(KeyError, match='resnet42'):
         encoding.convert({}, 'resnet42')
     assert encoding.BACKBONE_ARCHS < set(encoding.ARCHS) and 'deeplab_resnest269' in encoding.ARCHS
+
+
+# --- WideResNet, ATTEN, FCFPN, UperNet ---------------------------------------------------------------------
+
+WIDE_WIDTHS = ((128, 128), (256, 256), (512, 512), (512, 1024), (512, 1024, 2048), (1024, 2048, 4096))
+TINY_WIDE_WIDTHS = ((8, 8), (8, 12), (16, 16), (16, 24), (16, 24, 32), (24, 32, 40))
+
+
+@pytest.mark.parametrize(('depth', 'layers'), [(38, (3, 3, 6, 3, 1, 1)), (50, (3, 3, 6, 6, 3, 1))])
+@pytest.mark.parametrize('dilated', [True, False])
+def test_converted_wideresnet_reproduces_source_outputs(depth, layers, dilated):
+    """Narrow copies of wideresnet38/50 (in-place ABN = batch norm + leaky ReLU 0.01): mod5 and bn_out."""
+    source = randomize(SourceWideResNet(layers, TINY_WIDE_WIDTHS, stem=4, dilated=dilated))
+    result = encoding.convert_with_report(source.state_dict(), f'wideresnet{depth}')
+    assert result.dropped == ['fc.weight', 'fc.bias']
+    ours = build(
+        dict(
+            type='WideResNet',
+            depth=depth,
+            stem_channels=4,
+            stage_channels=TINY_WIDE_WIDTHS,
+            output_stride=8 if dilated else 32,
+            out_indices=(3, 5),
+        )
+    )
+    assert shapes(result.state_dict) == shapes(ours.state_dict())
+    ours.load_state_dict(result.state_dict, strict=True)
+    x = torch.randn(1, 3, 37, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = source(x), ours(x)
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-6 * e.abs().max().item())
+
+
+def test_wideresnet_refuses_resnet_keys():
+    with pytest.raises(ConversionError, match=r'conv1\.0\.weight'):
+        encoding.convert(fake_state({'conv1.0.weight': (2, 3, 3, 3), 'mod1.weight': (2, 3, 3, 3)}), 'wideresnet38')
+
+
+def meta_shapes(module_fn):
+    """``{key: shape}`` of a module built on the meta device (no memory, no init cost)."""
+    with torch.device('meta'):
+        return shapes(module_fn().state_dict())
+
+
+def meta_state(key_shapes):
+    return {key: torch.empty(shape, device='meta') for key, shape in key_shapes.items()}
+
+
+def meta_model_state(config):
+    with torch.device('meta'):
+        return model_state(config)
+
+
+def test_atten_wideresnet38_keys_match_config():
+    """ATTEN on wideresnet38 (configs/atten): the ACF module's second names are dropped."""
+    backbone = meta_shapes(lambda: SourceWideResNet((3, 3, 6, 3, 1, 1), WIDE_WIDTHS))
+    key_shapes = {f'pretrained.{k}': v for k, v in backbone.items()}
+    key_shapes |= {f'head.{k}': v for k, v in meta_shapes(lambda: SourceATTENHead(4096, 150, 8, 1, 32)).items()}
+    key_shapes |= encoding_fcn_keys('auxlayer', 1024, 150)
+    state = meta_state(key_shapes)
+    # One module under two names shares its tensors (torch.equal is not defined on the meta device).
+    for key in key_shapes:
+        canonical = key.replace('head.atten_layers.1.', 'head.atten.').replace('.conv_ks.', '.conv_qs.')
+        state[key] = state[canonical]
+    result = encoding.convert_with_report(state, 'atten_wideresnet38')
+    assert sorted(result.dropped) == sorted(
+        ['pretrained.fc.weight', 'pretrained.fc.bias']
+        + [k for k in key_shapes if k.startswith('head.atten_layers.1.') or '.conv_ks.' in k]
+    )
+    expected = meta_model_state('atten/atten_wrn38-d8_4xb4-180e_ade20k-480x480.py')
+    assert shapes(result.state_dict) == shapes(expected)
+
+
+def test_fcfpn_keys_match_config():
+    backbone = meta_shapes(lambda: SourceResNet(stem_width=64))
+    key_shapes = {f'pretrained.{k}': v for k, v in backbone.items() if not k.startswith('fc.')}
+    key_shapes |= {f'head.{k}': v for k, v in meta_shapes(lambda: SourceFCFPNHead(150)).items()}
+    result = encoding.convert_with_report(meta_state(key_shapes), 'fcfpn_resnet50s')
+    assert result.dropped == []
+    expected = meta_model_state('fcfpn/fcfpn_r50s_4xb4-180e_ade20k-480x480.py')
+    assert shapes(result.state_dict) == shapes(expected)
+
+
+def test_upernet_names_map_but_widths_do_not_fit_uperhead():
+    """PyTorch-Encoding's UperNet: every key has an UPerHead name, but its widths (c4conv and pyramid 256,
+    pooling branches 512, fused 512) cannot be expressed by UPerHead's single ``channels``."""
+    head = {f'head.{k}': v for k, v in meta_shapes(lambda: SourceFCFPNHead(150, (256, 512, 1024, 4096))).items()}
+    head |= {f'head.extramodule.{k}': v for k, v in meta_shapes(lambda: SourcePyramidPooling(2048)).items()}
+    result = encoding.convert_with_report(meta_state(head), 'upernet_resnet50s')
+    assert result.dropped == []
+    with torch.device('meta'):
+        ours = {
+            f'decode_head.{k}': v
+            for k, v in MODELS.build(
+                dict(
+                    type='UPerHead',
+                    in_channels=[256, 512, 1024, 2048],
+                    in_index=(0, 1, 2, 3),
+                    channels=512,
+                    num_classes=150,
+                    norm_cfg=dict(type='BN'),
+                )
+            )
+            .state_dict()
+            .items()
+        }
+    assert set(result.state_dict) == set(ours)
+    with pytest.raises(ShapeMismatchError, match=r'decode_head\.bottleneck\.conv\.weight: converted \(256, 4096'):
+        check_against_model(result.state_dict, ours)
+
+
+@pytest.mark.parametrize(
+    ('arch', 'message'),
+    [
+        ('xception65', 'no xception65 weights'),
+        ('fcn_wideresnet38', 'only used by'),
+        ('encnet_xception65', 'not supported'),
+    ],
+)
+def test_unsupported_archs_say_why(arch, message):
+    with pytest.raises(KeyError, match=message):
+        encoding.convert({}, arch)
+    assert arch not in encoding.ARCHS

@@ -68,3 +68,47 @@ def test_unknown_arch_is_refused():
     with pytest.raises(KeyError, match='pspnet'):
         mmseg.convert({}, 'pspnet')
     assert mmseg.BACKBONE_ARCHS == {'resnet_v1c'}
+
+
+def build_config_model(config, **model_updates):
+    """The config's model with top-level ``model`` fields replaced, on the meta device."""
+    cfg = Config.fromfile(str(ROOT / 'configs' / config)).model
+    cfg.update(model_updates)
+    with torch.device('meta'):
+        return MODELS.build(cfg)
+
+
+def test_encnet_with_lateral_keys_match():
+    """mmseg EncHead(add_lateral=True): ``lateral_convs.i`` on c2, c3 and ``fusion`` over [c4, c2, c3]."""
+    key_shapes = mmseg_backbone_keys() | mmseg_head_keys('encnet', 150)
+    key_shapes |= mmseg_conv_module('decode_head.lateral_convs.0', 512, 512, 1)
+    key_shapes |= mmseg_conv_module('decode_head.lateral_convs.1', 512, 1024, 1)
+    key_shapes |= mmseg_conv_module('decode_head.fusion', 512, 3 * 512, 3)
+    key_shapes |= mmseg_conv_module('auxiliary_head.convs.0', 256, 1024, 3)
+    key_shapes |= conv_keys('auxiliary_head.conv_seg', 150, 256, bias=True)
+    state = fake_state(key_shapes)
+    converted = mmseg.convert(state, 'encnet')
+    config = MODELS_AND_CONFIGS[3][1]
+    decode_head = dict(Config.fromfile(str(ROOT / 'configs' / config)).model.decode_head, add_lateral=True)
+    model = build_config_model(config, decode_head=decode_head)
+    assert shapes(converted) == shapes(model.state_dict())
+    assert torch.equal(
+        converted['decode_head.lateral_fuse.fusion.conv.weight'], state['decode_head.fusion.conv.weight']
+    )
+    assert torch.equal(
+        converted['decode_head.lateral_fuse.lateral_convs.1.bn.running_var'],
+        state['decode_head.lateral_convs.1.bn.running_var'],
+    )
+
+
+def test_a_list_of_auxiliary_heads_keeps_its_indices():
+    aux = dict(type='FCNHead', in_index=2, num_convs=1, concat_input=False, num_classes=150, channels=256)
+    aux |= dict(norm_cfg=dict(type='BN'))
+    key_shapes = mmseg_backbone_keys() | mmseg_head_keys('psp', 150)
+    for i, c_in in enumerate((1024, 512)):
+        key_shapes |= mmseg_conv_module(f'auxiliary_head.{i}.convs.0', 256, c_in, 3)
+        key_shapes |= conv_keys(f'auxiliary_head.{i}.conv_seg', 150, 256, bias=True)
+    converted = mmseg.convert(fake_state(key_shapes), 'psp')
+    heads = [dict(aux, in_channels=1024), dict(aux, in_channels=512, in_index=1)]
+    model = build_config_model(MODELS_AND_CONFIGS[1][1], auxiliary_head=heads)
+    assert shapes(converted) == shapes(model.state_dict())
