@@ -9,6 +9,7 @@ from .checkpoint import (
     setup_safe_checkpointing,
 )
 from .download import DownloadError, HashMismatchError, OfflineError, cache_dir, download_file
+from .fileio import atomic_open, atomic_write_bytes
 from .launch import prepare_cpu_distributed
 from .set_env import register_all_modules
 
@@ -17,6 +18,8 @@ __all__ = [
     'HashMismatchError',
     'OfflineError',
     'PlainCheckpointStateHook',
+    'atomic_open',
+    'atomic_write_bytes',
     'cache_dir',
     'download_file',
     'find_resumable_checkpoint',

@@ -45,7 +45,6 @@ import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 import types
 import urllib.parse
 import zipfile
@@ -62,6 +61,7 @@ from mmengine.runner import CheckpointLoader
 from mmengine.runner import checkpoint as mmengine_checkpoint
 
 from .download import cache_dir, download_file
+from .fileio import atomic_write_bytes
 
 # Globals allowed in addition to torch's weights-only defaults. Empty: with
 # PlainCheckpointStateHook our checkpoints need none (see the module docstring).
@@ -378,23 +378,7 @@ class AtomicLocalBackend(LocalBackend):
 
 
 def _atomic_write(data: bytes, filepath: str | Path) -> None:
-    folder = osp.dirname(osp.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
-    try:
-        # mkstemp creates the file 0600; give it the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        with os.fdopen(handle, 'wb') as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp_path, filepath)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+    atomic_write_bytes(filepath, data)
 
 
 def is_complete_checkpoint(path: str) -> bool:

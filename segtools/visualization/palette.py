@@ -8,9 +8,7 @@ the official ADE colour table), ``'brain_atlas'`` the bundled dataset's colours.
 """
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +19,7 @@ from segtools.datasets.base_seg_dataset import generate_palette
 from segtools.datasets.brain_atlas import BrainAtlasDataset
 from segtools.datasets.cityscapes import CityscapesDataset
 from segtools.datasets.voc import PascalVOCDataset
+from segtools.utils.fileio import atomic_open
 
 NAMED_PALETTES: dict[str, Mapping] = {
     'ade': ADE20KDataset.METAINFO,
@@ -168,14 +167,5 @@ def save_palette_png(
     image = Image.frombytes('P', (width, height), np.ascontiguousarray(label, dtype=np.uint8).tobytes())
     image.putpalette(table.ravel().tolist())
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.png', prefix=f'.{path.stem}.', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as file:
-            image.save(file, format='PNG')
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as file:
+        image.save(file, format='PNG')

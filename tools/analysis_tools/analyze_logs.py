@@ -19,15 +19,15 @@ with matplotlib's Agg backend and written atomically (temporary file renamed int
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import sys
-import tempfile
 
 import matplotlib
 
 matplotlib.use('Agg')  # files only: no display needed (before pyplot is imported)
 import matplotlib.pyplot as plt  # noqa: E402
+
+from segtools.utils.fileio import atomic_open  # noqa: E402
 
 DEFAULT_KEYS = ('loss', 'mIoU')
 
@@ -126,17 +126,11 @@ def plot(curves: dict, keys: list[str], labels: list[str], title: str | None, st
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        folder = osp.dirname(out) or '.'
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix=osp.splitext(out)[1] or '.png')
-        os.close(fd)
         try:
-            fig.savefig(tmp)
-            os.replace(tmp, out)
+            with atomic_open(out) as file:
+                fig.savefig(file, format=osp.splitext(out)[1][1:].lower() or 'png')
         finally:
             plt.close(fig)
-            if osp.exists(tmp):
-                os.remove(tmp)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -19,11 +19,9 @@ The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
 import argparse
 import itertools
 import json
-import os
 import os.path as osp
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 
@@ -34,6 +32,7 @@ from torch import nn
 
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules, setup_safe_checkpointing
+from segtools.utils.fileio import atomic_open
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,17 +115,8 @@ def measure(model: nn.Module, loader, num_iters: int, num_warmup: int, log_inter
 
 def write_json(path: str, result: dict) -> None:
     """Write ``result`` to ``path`` through a temporary file renamed into place."""
-    folder = osp.dirname(path) or '.'
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp_', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, 'w') as f:
+        json.dump(result, f, indent=2)
 
 
 def main(argv: list[str] | None = None) -> dict:

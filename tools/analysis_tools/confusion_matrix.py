@@ -25,7 +25,6 @@ import io
 import os
 import os.path as osp
 import sys
-import tempfile
 
 import cv2
 import numpy as np
@@ -35,6 +34,7 @@ from mmengine.config import Config, DictAction
 from segtools.evaluation.functional import confusion_matrix
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
+from segtools.utils.fileio import atomic_write_bytes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,18 +119,6 @@ def row_percent(cm: np.ndarray) -> np.ndarray:
     return np.divide(100.0 * cm, rows, out=np.zeros(cm.shape, dtype=np.float64), where=rows > 0)
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', prefix='.tmp_', suffix=osp.basename(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def figure_png(percent: np.ndarray, classes: list[str], title: str, cmap: str, show: bool) -> bytes:
     """The row-percent matrix drawn with class names on both axes, as PNG bytes."""
     import matplotlib
@@ -170,15 +158,15 @@ def save(cm: np.ndarray, classes: list[str], save_dir: str, args: argparse.Names
     table = percent if args.normalize else cm
     npy = io.BytesIO()
     np.save(npy, table)
-    _atomic_write(osp.join(save_dir, 'confusion_matrix.npy'), npy.getvalue())
+    atomic_write_bytes(osp.join(save_dir, 'confusion_matrix.npy'), npy.getvalue())
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(['gt \\ pred', *classes])
     for name, row in zip(classes, table, strict=True):
         writer.writerow([name, *(f'{v:.4f}' if args.normalize else str(v) for v in row)])
-    _atomic_write(osp.join(save_dir, 'confusion_matrix.csv'), text.getvalue().encode())
+    atomic_write_bytes(osp.join(save_dir, 'confusion_matrix.csv'), text.getvalue().encode())
     png = figure_png(percent, classes, args.title, args.color_theme, args.show)
-    _atomic_write(osp.join(save_dir, 'confusion_matrix.png'), png)
+    atomic_write_bytes(osp.join(save_dir, 'confusion_matrix.png'), png)
 
 
 def main(argv: list[str] | None = None) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import shutil
 import tarfile
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 import cv2
 import numpy as np
+
+from segtools.utils.fileio import atomic_write_bytes
 
 
 # ----------------------------------------------------------------------------------------------- arguments
@@ -186,16 +187,7 @@ def extract_archive(
 # ----------------------------------------------------------------------------------------------- atomic writes
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
 
 
 def write_lines_atomic(path: Path, lines: Sequence[str]) -> None:

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
+import io
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
 from segtools.utils import load_from_local_safe
 from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
+from segtools.utils.fileio import atomic_write_bytes
 
 # Resume-only state removed from a published checkpoint.
 TRAINING_STATE_KEYS = ('optimizer', 'param_schedulers', 'message_hub')
@@ -69,20 +69,12 @@ def publish(src: str | Path, out: str | Path) -> tuple[Path, str]:
         The final path and the full sha256 of its bytes.
     """
     checkpoint = strip_training_state(load_from_local_safe(str(src), map_location='cpu'))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{out.name}.', suffix='.tmp', dir=out.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        sha256 = sha256_of(tmp)
-        final = published_name(out, sha256)
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    data = buffer.getvalue()
+    sha256 = hashlib.sha256(data).hexdigest()
+    final = published_name(Path(out), sha256)
+    atomic_write_bytes(final, data)
     return final, sha256
 
 

@@ -9,9 +9,7 @@ The converters import this module as ``_converter_cli`` (a name no other tools f
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from segtools.models.converters import (
     check_against_model,
     unwrap_state_dict,
 )
+from segtools.utils.fileio import atomic_open
 
 __all__ = [
     'ConversionError',
@@ -77,17 +76,8 @@ def load_source_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], d
 def save_atomic(obj: object, path: str | Path) -> Path:
     """``torch.save`` into a temporary file next to ``path``, fsync, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(obj, f)
     return path
 
 

@@ -3,7 +3,6 @@
 import json
 import os
 import os.path as osp
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from segtools.evaluation.functional import (
     pixel_accuracy,
 )
 from segtools.registry import METRICS
+from segtools.utils.fileio import atomic_write_bytes as _write_bytes
 
 _ALLOWED_METRICS = ('mIoU', 'mDice', 'mFscore')
 
@@ -197,7 +197,7 @@ class IoUMetric(BaseMetric):
             if self.save_json:
                 self._write_json(classes, metrics, per_class, excluded)
             if self.save_confusion_png:
-                _atomic_write(osp.join(self.output_dir, 'confusion_matrix.png'), _confusion_png(cm))
+                _write_bytes(osp.join(self.output_dir, 'confusion_matrix.png'), _confusion_png(cm))
         return metrics
 
     def _log(self, classes: list[str], per_class: dict[str, torch.Tensor], excluded: list[str]) -> None:
@@ -235,7 +235,7 @@ class IoUMetric(BaseMetric):
             ],
         }
         path = osp.join(self.output_dir, 'metrics.json')
-        _atomic_write(path, json.dumps(report, indent=2).encode())
+        _write_bytes(path, json.dumps(report, indent=2).encode())
         print_log(f'IoUMetric: metrics written to {path}', logger='current')
 
     def _write_submission(self, sample: dict, pred: torch.Tensor, i: int) -> None:
@@ -252,7 +252,7 @@ class IoUMetric(BaseMetric):
             raise RuntimeError(f'IoUMetric: cv2 could not encode the prediction for {img_path} as PNG')
         os.makedirs(self.output_dir, exist_ok=True)
         name = osp.splitext(osp.basename(img_path))[0] + '.png'
-        _atomic_write(osp.join(self.output_dir, name), buf.tobytes())
+        _write_bytes(osp.join(self.output_dir, name), buf.tobytes())
 
 
 def _describe_sample(sample: dict, i: int) -> str:
@@ -272,19 +272,6 @@ def _pixel_data(sample: dict, key: str, i: int) -> torch.Tensor:
             f'got keys {sorted(sample)}'
         )
     return field['data']
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', prefix='.tmp_', suffix=osp.basename(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _confusion_png(cm: torch.Tensor, target_size: int = 512) -> bytes:
