@@ -22,7 +22,7 @@ from mmengine.runner import Runner
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import register_plain_state_hook, setup_safe_checkpointing
-from segtools.utils.launch import prepare_cpu_distributed
+from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -112,7 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     register_plain_state_hook(runner)
-    return runner.test()
+    try:
+        return runner.test()
+    finally:
+        shutdown_distributed()
 
 
 if __name__ == '__main__':

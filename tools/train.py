@@ -28,7 +28,7 @@ from segtools.utils.checkpoint import (
     register_plain_state_hook,
     setup_safe_checkpointing,
 )
-from segtools.utils.launch import prepare_cpu_distributed
+from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -179,7 +179,10 @@ def main(argv: list[str] | None = None) -> Runner:
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     # Before train(): resuming rebuilds the message hub through this hook.
     register_plain_state_hook(runner)
-    runner.train()
+    try:
+        runner.train()
+    finally:
+        shutdown_distributed()
     return runner
 
 
