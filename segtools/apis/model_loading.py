@@ -16,13 +16,12 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from segtools.datasets.base_seg_dataset import generate_palette
+from segtools.models.converters import unwrap_state_dict
 from segtools.registry import DATASETS
 from segtools.utils.checkpoint import load_from_local_safe, setup_safe_checkpointing
 
 # Key prefixes a checkpoint may lack: auxiliary heads only train, inference never runs them.
 OPTIONAL_PREFIXES = ('auxiliary_head.',)
-# Wrapper prefix of checkpoints saved from a DistributedDataParallel module.
-DDP_PREFIX = 'module.'
 
 
 class _BatchNormXd(_BatchNorm):
@@ -69,8 +68,9 @@ def revert_sync_batchnorm(module: nn.Module) -> nn.Module:
 def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
     """Loads a checkpoint's weights into ``model`` with the weights-only loader.
 
-    The weights are ``checkpoint['state_dict']``, or the whole file when it is a bare state
-    dict; a ``module.`` prefix (DDP) is stripped. Shapes must match and every key the model
+    The weights are ``checkpoint['state_dict']`` (or ``['model']``), or the whole file when it
+    is a bare state dict; a ``module.`` prefix (DDP) is stripped
+    (:func:`segtools.models.converters.unwrap_state_dict`). Shapes must match and every key the model
     has must be present, except those of auxiliary heads (a warning names them). Keys the
     model does not have are named in a warning.
 
@@ -94,16 +94,10 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
         loaded = CheckpointLoader.load_checkpoint(str(checkpoint), map_location='cpu')
     else:
         loaded = load_from_local_safe(str(checkpoint), map_location='cpu')
-    if not isinstance(loaded, Mapping):
-        raise ValueError(f'checkpoint {checkpoint} holds a {type(loaded).__name__}, expected a dict')
-    state = loaded.get('state_dict', loaded)
-    if not state or not all(isinstance(value, torch.Tensor) for value in state.values()):
-        raise ValueError(
-            f'checkpoint {checkpoint} has no weights: expected {{"state_dict": {{name: tensor}}}} or a bare '
-            f'state dict, got keys {sorted(loaded)[:10]}'
-        )
-    if all(key.startswith(DDP_PREFIX) for key in state):
-        state = {key[len(DDP_PREFIX) :]: value for key, value in state.items()}
+    # The wrappings (state_dict / model / bare, DDP's module. prefix) the converters accept too.
+    state, _ = unwrap_state_dict(loaded, f'checkpoint {checkpoint}')
+    if not state:
+        raise ValueError(f'checkpoint {checkpoint} has no weights: its state dict is empty')
 
     own = model.state_dict()
     wrong = [
