@@ -20,11 +20,13 @@ import mmcv
 import numpy as np
 from mmengine import fileio
 
+from segtools.errors import SegtoolsError
+
 # How many offending values / file names an error message lists before it says "...".
 _MAX_LISTED = 10
 
 
-class DatasetError(ValueError):
+class DatasetError(SegtoolsError, ValueError):
     """A dataset file or folder does not have the content segtools expects."""
 
 

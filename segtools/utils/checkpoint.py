@@ -60,6 +60,8 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
 from mmengine.runner import checkpoint as mmengine_checkpoint
 
+from segtools.errors import CheckpointError
+
 from .download import cache_dir, download_file
 from .fileio import atomic_write_bytes
 
@@ -76,11 +78,11 @@ _BUFFER_KEY = '__history_buffer__'
 _PLAIN_LEAVES = (str, int, float, bool, type(None), torch.Tensor, torch.Size, torch.dtype, torch.device)
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(CheckpointError, pickle.UnpicklingError):
     """A checkpoint needs globals outside the allow-list to unpickle (it could run code)."""
 
 
-class CorruptCheckpointError(RuntimeError):
+class CorruptCheckpointError(CheckpointError, RuntimeError):
     """A checkpoint file is truncated or not a torch checkpoint."""
 
 

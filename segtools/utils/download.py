@@ -36,6 +36,8 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from segtools.errors import SegtoolsError
+
 ENV_HOME = 'SEGTOOLS_HOME'
 ENV_OFFLINE = 'SEGTOOLS_OFFLINE'
 ENV_MIRROR = 'SEGTOOLS_MIRROR'
@@ -50,7 +52,7 @@ USER_AGENT = 'segtools-downloader'
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-class DownloadError(RuntimeError):
+class DownloadError(SegtoolsError, RuntimeError):
     """Every URL failed (each one's last error is named)."""
 
 

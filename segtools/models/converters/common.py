@@ -19,17 +19,19 @@ from dataclasses import dataclass, field
 
 import torch
 
+from segtools.errors import SegtoolsError
+
 # Leaves a converted key may end with: conv/linear/norm parameters and buffers, Encoding's.
 LEAVES = frozenset({'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked', 'codewords', 'scale'})
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
-class ConversionError(ValueError):
+class ConversionError(SegtoolsError, ValueError):
     """A source key has no rule, or a rule produced an impossible key."""
 
 
-class ShapeMismatchError(ValueError):
+class ShapeMismatchError(SegtoolsError, ValueError):
     """A converted tensor's shape differs from the segtools model's."""
 
 
