@@ -21,4 +21,8 @@ class CheckpointError(SegtoolsError):
     """A checkpoint cannot be used: unreadable, unsafe, or not matching the model."""
 
 
-__all__ = ['CheckpointError', 'ConfigError', 'SegtoolsError']
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """A checkpoint named on the command line or in a config does not exist."""
+
+
+__all__ = ['CheckpointError', 'CheckpointNotFoundError', 'ConfigError', 'SegtoolsError']

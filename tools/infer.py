@@ -15,23 +15,39 @@ image ``<stem>.<ext>`` it writes into ``--out-dir``:
 and prints ``<image>: <H>x<W>, classes: name (share%), ...``. The last two positionals are
 CONFIG and CHECKPOINT; put ``--cfg-options`` after them (it takes every following word).
 The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
+
+An input that cannot be used (a missing path, a folder without images, a file that cannot
+be decoded) does not stop the others: each is reported on stderr, one line
+``infer.py: error: ...`` naming it, every readable image is still segmented and written, and
+the tool exits with status 2 at the end. Errors that concern the whole run (config,
+checkpoint, two images with the same stem) stop it at once, also with status 2.
+
+16-bit images (MRI, remote-sensing tiles) are scaled to 0..255 by their real range: set
+``bit_depth`` or ``value_range`` on ``LoadImageFromFile`` in the config's test pipeline (e.g.
+``--cfg-options +test_pipeline.0.bit_depth=12``); without them the smallest standard depth
+holding the data is assumed, with a warning (see ``segtools.datasets.transforms.intensity``).
 """
 
 import argparse
 import os.path as osp
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config
 
 from segtools.apis import inference_model, init_model, save_prediction_png, show_result
+from segtools.apis.inference import ImageReadError
+from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.structures import SegDataSample
-from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
+# Errors of one input image: reported, and the other images are still segmented.
+INPUT_ERRORS = (ImageReadError, FileNotFoundError)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -47,8 +63,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--opacity', type=float, default=0.5, help='weight of the class colours in the overlays')
     parser.add_argument('--batch-size', type=int, default=1, help='images per forward pass')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config, key=value pairs'
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override settings of the config, key=value pairs (a key the config lacks needs a leading +)',
     )
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if len(args.paths) < 3:
         parser.error(f'expected IMAGE... CONFIG CHECKPOINT, got {len(args.paths)} positional argument(s): {args.paths}')
@@ -60,30 +80,67 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def collect_images(paths: Sequence[str]) -> list[Path]:
+def collect_images(paths: Sequence[str]) -> tuple[list[Path], list[str]]:
     """Files as given, folders expanded to the images directly inside them (sorted).
 
+    Returns:
+        The images, and one message per path that gives none (missing, or a folder without images).
+
     Raises:
-        FileNotFoundError: A path does not exist, or a folder holds no image.
-        ValueError: Two images would write the same output names (same stem).
+        segtools.errors.ConfigError: Two images would write the same output names (same stem).
     """
     images: list[Path] = []
+    failures: list[str] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
             if not found:
-                raise FileNotFoundError(f'folder {path} holds no image ({", ".join(IMAGE_EXTENSIONS)})')
+                failures.append(f'folder {path} holds no image ({", ".join(IMAGE_EXTENSIONS)})')
             images.extend(found)
         elif path.is_file():
             images.append(path)
         else:
-            raise FileNotFoundError(f'image {path} does not exist')
+            failures.append(f'image {path} does not exist')
     stems: dict[str, Path] = {}
     for image in images:
         if image.stem in stems:
-            raise ValueError(f'images {stems[image.stem]} and {image} would both write {image.stem}_pred.png')
+            raise ConfigError(f'images {stems[image.stem]} and {image} would both write {image.stem}_pred.png')
         stems[image.stem] = image
-    return images
+    return images, failures
+
+
+def predict(
+    model: torch.nn.Module, images: Sequence[Path], batch_size: int
+) -> Iterator[tuple[Path, SegDataSample | Exception]]:
+    """Each image with its prediction, or with the error that made it unusable, in order.
+
+    Images go through :func:`inference_model` ``batch_size`` at a time; when a chunk holds an
+    image that cannot be read, its images are run one by one so that only that one fails
+    (predictions do not depend on the batch, see :func:`inference_model`).
+    """
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        try:
+            outcomes = list(zip(chunk, inference_model(model, chunk, batch_size), strict=True))
+        except INPUT_ERRORS as error:
+            if len(chunk) == 1:
+                outcomes = [(chunk[0], error)]
+            else:  # find the unreadable ones: run the chunk's images alone
+                outcomes = [(image, predict_one(model, image)) for image in chunk]
+        yield from outcomes
+
+
+def predict_one(model: torch.nn.Module, image: Path) -> SegDataSample | Exception:
+    """The prediction of one image, or the input error that prevented it."""
+    try:
+        return inference_model(model, image)
+    except INPUT_ERRORS as error:
+        return error
+
+
+def report(message: str) -> None:
+    """One line ``infer.py: error: <message>`` on stderr."""
+    print(f'infer.py: error: {" ".join(str(message).split())}', file=sys.stderr, flush=True)
 
 
 def summarize(image: Path, result: SegDataSample, classes: Sequence[str]) -> str:
@@ -98,34 +155,44 @@ def summarize(image: Path, result: SegDataSample, classes: Sequence[str]) -> str
 
 def main(argv: Sequence[str] | None = None) -> list[SegDataSample]:
     args = parse_args(argv)
-    try:
-        images = collect_images(args.images)
-        if not osp.isfile(args.checkpoint):
-            raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
-        if not osp.isfile(args.config):
-            raise FileNotFoundError(f'config {args.config} does not exist')
-        model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options)
+    images, failures = collect_images(args.images)
+    if not osp.isfile(args.checkpoint):
+        raise CheckpointNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    if not osp.isfile(args.config):
+        raise ConfigError(f'config {args.config} does not exist')
+    for message in failures:
+        report(message)
+    failed = len(failures)
+    results = []
+    if images:
+        cfg = Config.fromfile(args.config)
+        apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
+        model = init_model(cfg, args.checkpoint, device=args.device)
         out_dir = Path(args.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        results = []
-        for start in range(0, len(images), args.batch_size):
-            chunk = images[start : start + args.batch_size]
-            for image, result in zip(chunk, inference_model(model, chunk, args.batch_size), strict=True):
-                save_prediction_png(model, result, out_dir / f'{image.stem}_pred.png')
-                show_result(
-                    model,
-                    image,
-                    result,
-                    opacity=args.opacity,
-                    title=image.name,
-                    out_file=out_dir / f'{image.stem}_overlay.png',
-                )
-                print(summarize(image, result, model.dataset_meta['classes']), flush=True)
-                results.append(result)
-    except (FileNotFoundError, ValueError, UnsafeCheckpointError, CorruptCheckpointError) as error:
-        raise SystemExit(f'infer.py: error: {type(error).__name__}: {error}') from error
+        for image, result in predict(model, images, args.batch_size):
+            if isinstance(result, Exception):
+                report(str(result))
+                failed += 1
+                continue
+            save_prediction_png(model, result, out_dir / f'{image.stem}_pred.png')
+            show_result(
+                model,
+                image,
+                result,
+                opacity=args.opacity,
+                title=image.name,
+                out_file=out_dir / f'{image.stem}_overlay.png',
+            )
+            print(summarize(image, result, model.dataset_meta['classes']), flush=True)
+            results.append(result)
+    if failed:
+        report(
+            f'{failed} input(s) failed (listed above); {len(results)} image(s) segmented and written to {args.out_dir}'
+        )
+        raise SystemExit(2)
     return results
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

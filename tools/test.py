@@ -3,7 +3,8 @@
 Usage::
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR] [--show-dir DIR]
-        [--tta] [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--tta] [--allow-partial-load] [--cfg-options k=v +new_key=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--debug]
 
 The evaluator (``IoUMetric``) logs the per-class IoU/Acc table and aAcc, mIoU and mAcc; the
 test loop shows a progress bar (one log line per ``default_hooks.logger.interval`` batches).
@@ -14,15 +15,18 @@ The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
 import argparse
 import os
 import os.path as osp
-import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
+from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
-from segtools.utils.checkpoint import register_plain_state_hook, setup_safe_checkpointing
+from segtools.utils.checkpoint import setup_safe_checkpointing
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
+from segtools.utils.run_hooks import register_run_hooks
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,15 +37,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--out', help='directory for the prediction label PNGs and metrics.json (sets test_evaluator.output_dir)'
     )
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='evaluate even if the checkpoint does not fit the model (missing, unexpected or mis-shaped weights '
+        'stay as initialised); without it a mismatch stops the run before any metric',
+    )
     parser.add_argument('--show', action='store_true', help='show the prediction overlays in a window')
     parser.add_argument('--show-dir', help='directory where the prediction overlays are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each overlay is shown with --show')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_model, cfg.tta_pipeline)')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='override settings of the config, key=value pairs'
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override settings of the config, key=value pairs; the key must exist in the config, a new key '
+        'takes a leading + (+key=value)',
     )
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -72,16 +87,18 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Applies the command line to a loaded config (mmseg's ``tools/test.py`` semantics)."""
     if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+        raise CheckpointNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    # Checked against the config (a misspelt key is an error); '+key=v' adds a new key.
+    args.cfg_options = apply_cfg_options(cfg, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
 
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
@@ -89,7 +106,7 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.tta:
         missing = [key for key in ('tta_model', 'tta_pipeline') if cfg.get(key, None) is None]
         if missing:
-            raise ValueError(f'--tta needs {missing} in the config {args.config}')
+            raise ConfigError(f'--tta needs {missing} in the config {args.config}')
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
@@ -111,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = apply_args(Config.fromfile(args.config), args)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    register_plain_state_hook(runner)
+    register_run_hooks(runner, allow_partial_load=bool(cfg.get('allow_partial_load', False)))
     try:
         return runner.test()
     finally:
@@ -119,4 +136,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

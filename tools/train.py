@@ -2,33 +2,35 @@
 
 Usage::
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--seed N] [--deterministic]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]] [--amp] [--allow-partial-load]
+        [--cfg-options k=v +new_key=v ...] [--launcher none|pytorch|slurm|mpi] [--seed N] [--deterministic]
+        [--debug]
 
 ``tools/dist_train.sh CONFIG GPUS`` runs it under ``torchrun`` with ``--launcher pytorch``.
 Checkpoints are loaded with ``torch.load(weights_only=True)`` and an explicit allow-list and
-written atomically (see :mod:`segtools.utils.checkpoint`).
+written atomically (see :mod:`segtools.utils.checkpoint`); they must fit the model unless
+``--allow-partial-load``. With ``--seed N --deterministic`` the same command repeats exactly, and
+``--resume auto`` after a kill continues the same run (see README, "Reproducibility").
 """
 
 import argparse
 import os
 import os.path as osp
-import sys
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
-from segtools.utils.checkpoint import (
-    ATOMIC_BACKEND,
-    find_resumable_checkpoint,
-    register_plain_state_hook,
-    setup_safe_checkpointing,
-)
+from segtools.utils.checkpoint import ATOMIC_BACKEND, setup_safe_checkpointing
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
+from segtools.utils.resume import find_resumable_checkpoint, remove_stale_temporary_files
+from segtools.utils.run_hooks import register_run_hooks
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,12 +45,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar='auto|PATH',
         help='resume from PATH, or with "auto" (or no value) from the newest complete checkpoint in the work dir',
     )
+    parser.add_argument(
+        '--allow-partial-load',
+        action='store_true',
+        help='load only the matching weights of a load_from/resume checkpoint that does not fit the model '
+        '(fine-tuning from another dataset); without it a mismatch stops the run',
+    )
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (AmpOptimWrapper)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs (e.g. train_cfg.max_iters=100)',
+        action=CfgOptionsAction,
+        help='override settings of the config, key=value pairs (e.g. train_cfg.max_iters=100); the key must exist '
+        'in the config (list items by index: train_dataloader.dataset.pipeline.2.scale=...), a new key takes a '
+        'leading +: +model.decode_head.sampler.type=OHEMPixelSampler',
     )
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--seed', type=int, default=None, help="random seed (default: the config's or a random one)")
@@ -57,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -74,7 +85,7 @@ def launched_world_size(launcher: str) -> int:
         return 1
     value = os.environ.get(variable)
     if value is None or not value.isdigit() or int(value) < 1:
-        raise ValueError(f'--launcher {launcher}: environment variable {variable}={value!r} is not a process count')
+        raise ConfigError(f'--launcher {launcher}: environment variable {variable}={value!r} is not a process count')
     return int(value)
 
 
@@ -86,15 +97,15 @@ def apply_total_batch_size(cfg: Config, world_size: int) -> None:
     whether it runs on 4 GPUs (4 each) or 8 (2 each).
 
     Raises:
-        ValueError: The total is not a positive multiple of ``world_size``.
+        segtools.errors.ConfigError: The total is not a positive multiple of ``world_size``.
     """
     total = cfg.get('total_batch_size', None)
     if total is None:
         return
     if not isinstance(total, int) or isinstance(total, bool) or total < 1:
-        raise ValueError(f'total_batch_size must be a positive integer, got {total!r}')
+        raise ConfigError(f'total_batch_size must be a positive integer, got {total!r}')
     if total % world_size:
-        raise ValueError(
+        raise ConfigError(
             f'total_batch_size={total} cannot be split evenly over {world_size} processes; '
             f'use a process count that divides it or override it with --cfg-options total_batch_size=N'
         )
@@ -108,8 +119,8 @@ def apply_total_batch_size(cfg: Config, world_size: int) -> None:
 def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Applies the command line to a loaded config (mmseg's ``tools/train.py`` semantics)."""
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    # Checked against the config (a misspelt key is an error); '+key=v' adds a new key.
+    args.cfg_options = apply_cfg_options(cfg, args.cfg_options)
 
     # work_dir priority: CLI > config > work_dirs/<config name>.
     if args.work_dir is not None:
@@ -124,18 +135,22 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp:
         if not torch.cuda.is_available():
             # mmengine's AmpOptimWrapper asserts a GPU deep inside Runner construction.
-            raise ValueError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); drop --amp on this machine')
+            raise ConfigError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); drop --amp on this machine')
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
         if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, got {wrapper!r}')
+            raise ConfigError(f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, got {wrapper!r}')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.allow_partial_load:
+        cfg.allow_partial_load = True
 
     if args.resume is not None:
         cfg.resume = True
         if args.resume == 'auto':
             # mmengine's own lookup trusts the ``last_checkpoint`` pointer blindly; this one skips
-            # a pointer to a missing or truncated file and falls back to the newest complete one.
+            # a pointer to a missing or truncated file and falls back to the newest complete one,
+            # moves unreadable checkpoints aside and refuses to start over when all are unreadable.
             found = find_resumable_checkpoint(cfg.work_dir)
             if found is not None:
                 cfg.load_from = found
@@ -145,7 +160,7 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
             # else: as in mmseg, resume from the config's load_from.
         else:
             if not osp.isfile(args.resume):
-                raise FileNotFoundError(f'--resume: checkpoint {args.resume!r} does not exist')
+                raise CheckpointNotFoundError(f'--resume: checkpoint {args.resume!r} does not exist')
             cfg.load_from = args.resume
 
     if args.seed is not None or args.deterministic:
@@ -175,10 +190,12 @@ def main(argv: list[str] | None = None) -> Runner:
     setup_safe_checkpointing()
     cfg = apply_args(Config.fromfile(args.config), args)
     # gloo instead of nccl without CUDA; under --launcher pytorch also creates the process group.
+    # A killed run may have left the temporary file of a checkpoint write behind.
+    remove_stale_temporary_files(cfg.work_dir)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    # Before train(): resuming rebuilds the message hub through this hook.
-    register_plain_state_hook(runner)
+    # Before train(): plain checkpoints, random states, strict loading, class counts.
+    register_run_hooks(runner, allow_partial_load=bool(cfg.get('allow_partial_load', False)))
     try:
         runner.train()
     finally:
@@ -187,4 +204,4 @@ def main(argv: list[str] | None = None) -> Runner:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

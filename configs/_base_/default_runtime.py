@@ -13,5 +13,8 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+# A load_from/resume checkpoint must fit the model exactly (tools/train.py and tools/test.py stop
+# with the mismatched keys otherwise); True loads only what fits, with a warning (fine-tuning).
+allow_partial_load = False
 # `tools/test.py --tta` wraps the model in this and swaps in the dataset's `tta_pipeline`.
 tta_model = dict(type='SegTTAModel')

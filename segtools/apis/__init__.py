@@ -2,10 +2,11 @@
 
 from segtools.datasets.transforms import LoadImageFromNDArray
 
-from .inference import inference_model, init_model, save_prediction_png, show_result
+from .inference import ImageReadError, inference_model, init_model, save_prediction_png, show_result
 from .model_loading import revert_sync_batchnorm
 
 __all__ = [
+    'ImageReadError',
     'LoadImageFromNDArray',
     'inference_model',
     'init_model',

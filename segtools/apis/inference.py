@@ -10,6 +10,9 @@ The names and semantics follow mmseg's ``mmseg.apis`` (``init_model``, ``inferen
 * ``torch.nn.SyncBatchNorm`` layers are reverted to local batch norms;
 * image arrays are BGR everywhere (as ``cv2.imread``/``mmcv.imread`` return them), in
   :func:`inference_model` and :func:`show_result` alike;
+* 16-bit images (files and arrays) are scaled to 0..255 by their real range
+  (``LoadImageFromFile(bit_depth=..., value_range=...)``), for the model and the drawing alike;
+* an image that cannot be read or prepared raises :class:`ImageReadError` naming it;
 * :func:`show_result` reuses one visualizer per process and writes ``out_file`` atomically.
 
 Example::
@@ -27,13 +30,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
-import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from torch import nn
 
+from segtools.datasets.transforms import LoadImageFromFile
+from segtools.datasets.transforms.intensity import to_8bit_range
+from segtools.errors import SegtoolsError
 from segtools.registry import MODELS
 from segtools.structures import SegDataSample
 from segtools.utils import register_all_modules
@@ -41,12 +46,18 @@ from segtools.utils.checkpoint import AtomicLocalBackend
 from segtools.visualization import SegLocalVisualizer, save_palette_png
 
 from .model_loading import load_weights, resolve_dataset_meta, revert_sync_batchnorm
-from .pipeline import build_inference_pipelines
+from .pipeline import build_inference_pipelines, get_test_pipeline_cfg
 
 ImageLike = str | os.PathLike | np.ndarray
+# Arguments of the config's image loader that say how deep (16-bit) images are scaled.
+DEPTH_ARGS = ('bit_depth', 'value_range')
 # Name of the process-wide visualizer of show_result (not registered with mmengine's
 # ManagerMixin, so it never becomes a runner's "current" visualizer).
 VISUALIZER_NAME = 'segtools.apis.show_result'
+
+
+class ImageReadError(SegtoolsError, ValueError):
+    """An input image cannot be read or run through the test pipeline; the message names it."""
 
 
 def _load_config(config: str | Path | Config) -> Config:
@@ -150,9 +161,9 @@ def _prepare(img: ImageLike, index: int, pipelines: tuple) -> dict:
     try:
         packed = pipeline(data)
     except Exception as error:  # noqa: BLE001 - re-raised with the image named
-        raise ValueError(f'cannot read or prepare {name}: {type(error).__name__}: {error}') from error
+        raise ImageReadError(f'cannot read or prepare {name}: {type(error).__name__}: {error}') from error
     if packed is None:
-        raise ValueError(f'the test pipeline dropped {name}')
+        raise ImageReadError(f'the test pipeline dropped {name}')
     return packed
 
 
@@ -181,7 +192,8 @@ def inference_model(
 
     Raises:
         FileNotFoundError: An image path does not exist.
-        ValueError: An image cannot be read or prepared (the message names it).
+        ImageReadError: An image cannot be read or prepared (the message names it); a
+            ``ValueError``.
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
@@ -209,17 +221,34 @@ def _visualizer() -> SegLocalVisualizer:
     return SegLocalVisualizer(name=VISUALIZER_NAME)
 
 
-def _rgb_image(img: ImageLike) -> np.ndarray:
-    """A path or BGR array as an RGB (or grayscale) uint8 image for drawing."""
+def _depth_args(model: nn.Module) -> dict:
+    """``bit_depth`` / ``value_range`` of the model's test image loader (empty when unset)."""
+    cfg = getattr(model, 'cfg', None)
+    try:
+        loader = get_test_pipeline_cfg(cfg)[0] if cfg is not None else {}
+    except KeyError:
+        return {}
+    return {key: loader[key] for key in DEPTH_ARGS if loader.get(key) is not None}
+
+
+def _rgb_image(img: ImageLike, depth_args: dict) -> np.ndarray:
+    """A path or BGR array as an RGB (or grayscale) uint8 image for drawing.
+
+    Files are read by segtools' ``LoadImageFromFile`` and deep arrays scaled as the model's
+    loader scales them (``depth_args``), so a 16-bit image is drawn as the model saw it.
+    """
     if isinstance(img, str | os.PathLike):
         path = os.fspath(img)
         if not osp.isfile(path):
             raise FileNotFoundError(f'image {path} does not exist')
-        image = mmcv.imread(path, channel_order='rgb')
-        if image is None:
-            raise ValueError(f'cannot read image {path}')
-        return image
+        try:
+            image = LoadImageFromFile(**depth_args)(dict(img_path=path))['img']
+        except SegtoolsError as error:
+            raise ImageReadError(f'cannot read image {path}: {error}') from error
+        return np.ascontiguousarray(image[..., ::-1])
     image = np.asarray(img)
+    if image.dtype != np.uint8:
+        image = to_8bit_range(image, f'image array of shape {image.shape}', **depth_args)
     if image.ndim == 3 and image.shape[2] in (3, 4):
         return np.ascontiguousarray(image[..., 2::-1])
     return image
@@ -267,7 +296,7 @@ def show_result(
     """
     if 'pred_sem_seg' not in result:
         raise ValueError('show_result needs a result with pred_sem_seg (from inference_model)')
-    image = _rgb_image(img)
+    image = _rgb_image(img, _depth_args(model))
     visualizer = _visualizer()
     visualizer.dataset_meta = model.dataset_meta
     drawn = visualizer.add_datasample(

@@ -16,9 +16,11 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from segtools.datasets.base_seg_dataset import generate_palette
+from segtools.errors import ConfigError
 from segtools.models.converters import unwrap_state_dict
 from segtools.registry import DATASETS
 from segtools.utils.checkpoint import load_from_local_safe, setup_safe_checkpointing
+from segtools.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
 
 # Key prefixes a checkpoint may lack: auxiliary heads only train, inference never runs them.
 OPTIONAL_PREFIXES = ('auxiliary_head.',)
@@ -85,7 +87,9 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
     Raises:
         FileNotFoundError: No such file.
         segtools.utils.checkpoint.UnsafeCheckpointError: The file needs code to unpickle.
-        ValueError: Not a state dict, shapes that differ or weights the model needs are missing.
+        ValueError: Not a state dict.
+        segtools.utils.state_dict_check.CheckpointMismatchError: Shapes that differ or weights the
+            model needs are missing (named).
     """
     if '://' in str(checkpoint):
         # segtools://NAME, http(s)://... and mmengine's names: downloaded into the cache,
@@ -97,26 +101,15 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
     # The wrappings (state_dict / model / bare, DDP's module. prefix) the converters accept too.
     state, _ = unwrap_state_dict(loaded, f'checkpoint {checkpoint}')
     if not state:
-        raise ValueError(f'checkpoint {checkpoint} has no weights: its state dict is empty')
+        raise CheckpointMismatchError(f'checkpoint {checkpoint} has no weights: its state dict is empty')
 
-    own = model.state_dict()
-    wrong = [
-        f'{key}: {tuple(value.shape)} in the checkpoint, {tuple(own[key].shape)} in the model'
-        for key, value in state.items()
-        if key in own and value.shape != own[key].shape
-    ]
-    if wrong:
-        raise ValueError(
+    mismatch = compare_state_dict(model.state_dict(), state, optional_prefixes=OPTIONAL_PREFIXES)
+    if mismatch.shapes or mismatch.missing:
+        raise CheckpointMismatchError(
             f'checkpoint {checkpoint} does not fit the model of {config_name} (are they from the same run? '
-            f'num_classes?): {"; ".join(wrong[:5])}'
+            f'num_classes?); weights left out would stay randomly initialised:\n  {mismatch.summary()}'
         )
     result = model.load_state_dict(state, strict=False)
-    missing = [key for key in result.missing_keys if not key.startswith(OPTIONAL_PREFIXES)]
-    if missing:
-        raise ValueError(
-            f'checkpoint {checkpoint} lacks {len(missing)} weights of the model of {config_name}, which would stay '
-            f'randomly initialised: {missing[:5]}'
-        )
     if result.missing_keys:
         warnings.warn(
             f'checkpoint {checkpoint} has no weights for {result.missing_keys[:5]} (auxiliary heads; unused in '
@@ -184,7 +177,7 @@ def resolve_dataset_meta(
         A dict with ``classes`` (tuple) and ``palette`` (``[[r, g, b], ...]``, one per class).
 
     Raises:
-        ValueError: The class names found disagree with ``num_classes`` in number.
+        segtools.errors.ConfigError: The class names found disagree with ``num_classes`` in number.
     """
     meta = dataset_meta_from_checkpoint(checkpoint) if checkpoint is not None else None
     source = f'meta.dataset_meta of checkpoint {checkpoint_name}'
@@ -192,7 +185,7 @@ def resolve_dataset_meta(
         meta, source = dataset_meta_from_config(cfg)
     if meta is None:
         if num_classes is None:
-            raise ValueError(f'no class names: neither a checkpoint meta nor a known dataset type in {source}')
+            raise ConfigError(f'no class names: neither a checkpoint meta nor a known dataset type in {source}')
         warnings.warn(
             f'no class names for the model: neither the checkpoint meta nor {source} names a known dataset; '
             f'using class_0..class_{num_classes - 1} with generated colours',
@@ -201,7 +194,7 @@ def resolve_dataset_meta(
         meta = dict(classes=tuple(f'class_{i}' for i in range(num_classes)))
     meta = dict(meta, classes=tuple(meta['classes']))
     if num_classes is not None and len(meta['classes']) != num_classes:
-        raise ValueError(
+        raise ConfigError(
             f'{source} lists {len(meta["classes"])} classes but the decode head of {cfg.filename} predicts '
             f'{num_classes}; use the config the checkpoint was trained with, or set the classes with '
             'cfg_options={"test_dataloader.dataset.metainfo.classes": [...]}'

@@ -50,7 +50,8 @@ def build_inference_pipelines(cfg: Config) -> tuple[Compose, Compose]:
 
     Returns:
         ``(from_file, from_array)``: the first starts with the config's ``LoadImageFromFile``,
-        the second with :class:`LoadImageFromNDArray` of the same ``color_type``/``to_float32``.
+        the second with :class:`LoadImageFromNDArray` of the same ``color_type``/``to_float32``/
+        ``bit_depth``/``value_range``.
 
     Raises:
         KeyError: No test pipeline in the config.
@@ -65,6 +66,9 @@ def build_inference_pipelines(cfg: Config) -> tuple[Compose, Compose]:
         type=LoadImageFromNDArray,
         color_type=loader.get('color_type', 'color'),
         to_float32=loader.get('to_float32', False),
+        # 16-bit inputs: an array is scaled exactly as the file loader scales the same picture.
+        bit_depth=loader.get('bit_depth'),
+        value_range=loader.get('value_range'),
     )
     rest = transforms[1:]
     return _compose([loader, *rest]), _compose([from_array, *rest])

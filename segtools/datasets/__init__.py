@@ -1,6 +1,6 @@
 """Datasets; importing this package registers them (and the transforms)."""
 
-from . import transforms  # noqa: F401  (registration)
+from . import samplers, transforms  # noqa: F401  (registration)
 from .ade import ADE20KDataset
 from .base_seg_dataset import BaseSegDataset
 from .brain_atlas import BrainAtlasDataset

@@ -9,16 +9,21 @@ offending value and what was expected, so the user can act on it.
 
 Datasets call :func:`validate_seg_sample` on a small, evenly spaced sample of
 their entries when they are built (see ``BaseSegDataset``); the loading
-transform can call the cheap per-array checks (:func:`check_image_decoded`,
-:func:`check_mask_layout`, :func:`check_same_size`, :func:`check_label_values`)
-on every sample.
+transforms decode with the same functions (:func:`read_mask` for label maps,
+:func:`decode_image` for images), so a file that passes the check loads the
+same way in training, and call the cheap per-array checks
+(:func:`check_same_size`, :func:`check_label_values`) on every sample.
 """
 
+import io
 from collections.abc import Mapping, Sequence
 
+import cv2
 import mmcv
 import numpy as np
+from mmcv.image.io import imread_flags
 from mmengine import fileio
+from PIL import Image
 
 from segtools.errors import SegtoolsError
 
@@ -115,46 +120,132 @@ def check_image_decoded(img: np.ndarray | None, path: str) -> np.ndarray:
     return img
 
 
+def _fetch(path: str, backend_args: dict | None, what: str) -> bytes:
+    """The bytes of ``path``; a missing or empty file raises naming it (``what``: "image", ...)."""
+    try:
+        data = fileio.get(path, backend_args=backend_args)
+    except FileNotFoundError as err:
+        raise DatasetNotFoundError(f'{path}: {what} not found') from err
+    if len(data) == 0:
+        raise DatasetError(f'{path}: the {what} is empty (0 bytes)')
+    return data
+
+
+def decode_image(data: bytes, path: str, color_type: str = 'color', backend: str = 'cv2') -> np.ndarray:
+    """Decode image bytes as mmcv's ``LoadImageFromFile`` does, but keep 16-bit depth.
+
+    The one image decoder of segtools (the dataset check and the loading transforms call it).
+    8-bit files give exactly what :func:`mmcv.imfrombytes` gives for the same ``color_type``
+    and ``backend``. OpenCV's colour and grayscale modes convert a 16-bit file to 8 bits by
+    keeping the high byte, which scales 12-bit data (MRI, many remote-sensing sensors) down
+    256x to 0..15; here OpenCV decodes with ``IMREAD_ANYDEPTH`` added, so a 16-bit file stays
+    ``uint16`` (and a 32-bit float TIFF ``float32``) for the loader to scale by its real range
+    (see :mod:`segtools.datasets.transforms.intensity`). Pillow converts a 16-bit grayscale
+    image to colour by clipping at 255; that combination is refused.
+
+    Args:
+        data: The file's bytes.
+        path: The file, for messages.
+        color_type: mmcv's flag: ``'color'``, ``'grayscale'``, ``'unchanged'``,
+            ``'color_ignore_orientation'`` or ``'grayscale_ignore_orientation'``.
+        backend: mmcv's decoding backend (``'cv2'``, ``'pillow'``, ``'turbojpeg'``, ``'tifffile'``).
+
+    Returns:
+        ``(H, W, 3)`` BGR for colour modes, ``(H, W)`` for grayscale, the stored layout for
+        ``'unchanged'``; ``uint8``, or ``uint16`` (``float32``) for 16-bit (float) files.
+    """
+    if len(data) == 0:
+        raise DatasetError(f'{path}: the image file is empty (0 bytes)')
+    if backend == 'cv2':
+        if color_type not in imread_flags:
+            raise ValueError(f'color_type must be one of {sorted(imread_flags)}, got {color_type!r}')
+        flag = imread_flags[color_type]
+        if flag != cv2.IMREAD_UNCHANGED:  # 'unchanged' keeps the depth already
+            flag |= cv2.IMREAD_ANYDEPTH
+        return check_image_decoded(cv2.imdecode(np.frombuffer(data, np.uint8), flag), path)
+    if backend == 'pillow' and color_type != 'unchanged':
+        _refuse_pillow_deep_gray(data, path)
+    try:
+        img = mmcv.imfrombytes(data, flag=color_type, backend=backend)
+    except (OSError, SyntaxError) as err:  # pillow: truncated or unknown format
+        raise DatasetError(f'{path}: the image could not be decoded ({err})') from err
+    return check_image_decoded(img, path)
+
+
+def _refuse_pillow_deep_gray(data: bytes, path: str) -> None:
+    """Raise for a 16/32-bit grayscale file: Pillow's conversion to colour clips it at 255."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            mode = image.mode
+    except (OSError, SyntaxError):
+        return  # not Pillow's to judge: mmcv raises on decoding
+    if mode.startswith('I'):
+        raise DatasetError(
+            f"{path}: a {mode!r} (16/32-bit grayscale) image, which imdecode_backend='pillow' clips to 0..255 when "
+            "it converts it to colour; use the default imdecode_backend='cv2', which keeps the depth and lets "
+            'LoadImageFromFile scale it by bit_depth / value_range.'
+        )
+
+
 def read_image(path: str, backend_args: dict | None = None) -> np.ndarray:
-    """Read and decode an image the way the loading pipeline does (cv2, BGR).
+    """Read and decode an image the way the loading pipeline does (:func:`decode_image`, cv2, BGR).
 
     Args:
         path: Image file.
         backend_args: mmengine file backend arguments.
 
     Returns:
-        The image, shape ``(H, W, 3)``, uint8.
+        The image, shape ``(H, W, 3)``, uint8 (uint16 for a 16-bit file).
     """
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError as err:
-        raise DatasetNotFoundError(f'{path}: image file not found') from err
-    if len(data) == 0:
-        raise DatasetError(f'{path}: the image file is empty (0 bytes)')
-    return check_image_decoded(mmcv.imfrombytes(data, flag='color', backend='cv2'), path)
+    return decode_image(_fetch(path, backend_args, 'image file'), path)
 
 
 def read_mask(path: str, backend_args: dict | None = None) -> np.ndarray:
-    """Read a label map unchanged with pillow, so palette PNGs give their indices, not colours.
+    """Read a label map as class ids: the one label decoder of the dataset check and ``LoadAnnotations``.
+
+    The file is decoded unchanged with Pillow, so a palette ("P") PNG such as Pascal VOC's
+    ``SegmentationClass`` gives its palette indices (the border keeps 255), not the
+    colours OpenCV would expand it to; 8-bit grayscale ("L") gives its values, and a 16-bit
+    ("I;16") map its values when they are 0..255. A colour or multi-channel map
+    (:func:`check_mask_layout`), a float map, or values outside 0..255 raise
+    :class:`DatasetError` naming the file and the values.
 
     Args:
         path: Mask file.
         backend_args: mmengine file backend arguments.
 
     Returns:
-        The raw array: ``(H, W)`` for index masks, ``(H, W, C)`` for colour ones.
+        The class ids, ``(H, W)`` uint8.
     """
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError as err:
-        raise DatasetNotFoundError(f'{path}: segmentation map not found') from err
-    if len(data) == 0:
-        raise DatasetError(f'{path}: the segmentation map is empty (0 bytes)')
+    data = _fetch(path, backend_args, 'segmentation map')
     try:
         mask = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
-    except OSError as err:  # pillow reports truncation and unknown formats as OSError
+    except (OSError, SyntaxError) as err:  # pillow reports truncation and unknown formats as OSError
         raise DatasetError(f'{path}: the segmentation map could not be decoded ({err})') from err
-    return check_image_decoded(mask, path)
+    mask = check_mask_layout(check_image_decoded(mask, path), path)
+    return _as_uint8_ids(mask, path)
+
+
+def _as_uint8_ids(mask: np.ndarray, path: str) -> np.ndarray:
+    """``(H, W)`` integer ids as uint8; values outside 0..255 or a float map raise naming the file."""
+    if mask.dtype == np.uint8:
+        return mask
+    if mask.dtype == bool:  # a 1-bit PNG
+        return mask.astype(np.uint8)
+    if not np.issubdtype(mask.dtype, np.integer):
+        raise DatasetError(
+            f'{path}: the segmentation map holds {mask.dtype} values; expected integer class ids. '
+            'Save it as an 8-bit grayscale ("L") or palette ("P") PNG of class ids.'
+        )
+    bad = (mask < 0) | (mask > 255)
+    if bad.any():
+        raise DatasetError(
+            f'{path}: the segmentation map is a {8 * mask.dtype.itemsize}-bit image with values '
+            f'{format_values(np.unique(mask[bad]))} outside 0..255; label maps hold 8-bit class ids '
+            '(255 = ignore_index). Remap the ids to 0..254 (255 for pixels to ignore) and save the map as an '
+            '8-bit grayscale ("L") or palette ("P") PNG.'
+        )
+    return mask.astype(np.uint8)
 
 
 def check_mask_layout(mask: np.ndarray, path: str) -> np.ndarray:
@@ -171,6 +262,12 @@ def check_mask_layout(mask: np.ndarray, path: str) -> np.ndarray:
         return mask[:, :, 0]
     if mask.ndim == 2:
         return mask
+    if mask.ndim == 3 and mask.shape[2] == 2:
+        raise DatasetError(
+            f'{path}: the segmentation map has 2 channels (grayscale or palette plus alpha); expected a '
+            'single-channel index mask (H, W) of class ids. Save it without alpha as an 8-bit grayscale ("L") or '
+            'palette ("P") PNG.'
+        )
     if mask.ndim == 3:
         channels = mask.shape[2]
         colour = mask[:, :, :3]
@@ -299,7 +396,7 @@ def validate_seg_sample(
     if not check_mask:
         return
     seg_map_path = data_info['seg_map_path']
-    raw = check_mask_layout(read_mask(seg_map_path, backend_args), seg_map_path)
+    raw = read_mask(seg_map_path, backend_args)
     check_same_size(img.shape, raw.shape, data_info['img_path'], seg_map_path)
     if num_classes <= 0:
         return  # no class list (a bare BaseSegDataset): nothing to compare the values with

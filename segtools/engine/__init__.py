@@ -1,5 +1,5 @@
 """Training-engine pieces registered for the mmengine Runner (hooks, ...)."""
 
-from .hooks import SegVisualizationHook
+from .hooks import NumClassCheckHook, RandomStateHook, SegVisualizationHook, StrictLoadHook
 
-__all__ = ['SegVisualizationHook']
+__all__ = ['NumClassCheckHook', 'RandomStateHook', 'SegVisualizationHook', 'StrictLoadHook']

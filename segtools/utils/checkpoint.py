@@ -23,8 +23,8 @@ Writing: mmengine's ``LocalBackend.put`` opens the final path and writes into it
 killed process leaves a truncated ``iter_N.pth`` that ``last_checkpoint`` may already name.
 :class:`AtomicLocalBackend` writes a temporary file in the same folder, fsyncs it and
 renames it into place (``os.replace`` is atomic on POSIX), so a checkpoint path is either
-complete or absent; :func:`find_resumable_checkpoint` also skips pointers to missing or
-incomplete files.
+complete or absent; :func:`segtools.utils.resume.find_resumable_checkpoint` also skips pointers to
+missing or incomplete files.
 
 Remote schemes: mmengine's loaders for ``http(s)://``, ``torchvision://``, ``open-mmlab://``,
 ``mmcls://``, ``s3://``/``petrel://`` and ``pavi://`` call ``torch.load`` with its defaults (and
@@ -41,10 +41,9 @@ Nothing happens at import of this module: the tools call :func:`setup_safe_check
 import hashlib
 import inspect
 import io
-import os
+import logging
 import os.path as osp
 import pickle
-import re
 import types
 import urllib.parse
 import zipfile
@@ -60,7 +59,7 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import CheckpointLoader
 from mmengine.runner import checkpoint as mmengine_checkpoint
 
-from segtools.errors import CheckpointError
+from segtools.errors import CheckpointError, CheckpointNotFoundError
 
 from .download import cache_dir, download_file
 from .fileio import atomic_write_bytes
@@ -131,7 +130,7 @@ def load_from_local_safe(filename: str, map_location: str | torch.device | None 
     """
     filename = osp.expanduser(str(filename))
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} can not be found')
+        raise CheckpointNotFoundError(f'checkpoint {filename} can not be found')
     return load_weights_only(filename, filename, map_location)
 
 
@@ -361,7 +360,7 @@ class PlainCheckpointStateHook(Hook):
                 f'checkpoint entries {unplain} are not plain data; the checkpoint will be refused by '
                 'weights-only loading',
                 logger='current',
-                level='WARNING',
+                level=logging.WARNING,
             )
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -381,41 +380,6 @@ class AtomicLocalBackend(LocalBackend):
 
 def _atomic_write(data: bytes, filepath: str | Path) -> None:
     atomic_write_bytes(filepath, data)
-
-
-def is_complete_checkpoint(path: str) -> bool:
-    """Whether ``path`` is a file with a complete zip directory (torch's format since 1.6)."""
-    return osp.isfile(path) and zipfile.is_zipfile(path)
-
-
-def find_resumable_checkpoint(work_dir: str) -> str | None:
-    """The checkpoint ``--resume auto`` continues from.
-
-    mmengine's ``last_checkpoint`` pointer when it names a complete file; otherwise (pointer
-    missing, empty, or naming a truncated file) the complete ``iter_N.pth``/``epoch_N.pth`` in
-    ``work_dir`` with the largest ``N``.
-
-    Args:
-        work_dir: The run's work directory.
-
-    Returns:
-        The checkpoint path, or None when there is none.
-    """
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(pointer):
-        with open(pointer) as file:
-            named = file.read().strip()
-        if named and is_complete_checkpoint(named):
-            return named
-        print_log(f'{pointer} names {named!r}, which is not a complete checkpoint; searching {work_dir}', 'current')
-    if not osp.isdir(work_dir):
-        return None
-    numbered = []
-    for name in os.listdir(work_dir):
-        match = re.fullmatch(r'(?:iter|epoch)_(\d+)\.pth', name)
-        if match and is_complete_checkpoint(osp.join(work_dir, name)):
-            numbered.append((int(match.group(1)), osp.join(work_dir, name)))
-    return max(numbered)[1] if numbered else None
 
 
 def setup_safe_checkpointing(extra_safe_globals: Iterable[type] = ()) -> None:
@@ -440,13 +404,3 @@ def setup_safe_checkpointing(extra_safe_globals: Iterable[type] = ()) -> None:
 
     if ATOMIC_BACKEND not in registered_backends:
         register_backend(ATOMIC_BACKEND, AtomicLocalBackend)
-
-
-def register_plain_state_hook(runner) -> PlainCheckpointStateHook:
-    """Registers :class:`PlainCheckpointStateHook` on ``runner`` (once); returns the hook."""
-    for hook in runner.hooks:
-        if isinstance(hook, PlainCheckpointStateHook):
-            return hook
-    hook = PlainCheckpointStateHook()
-    runner.register_hook(hook)
-    return hook

@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from segtools.errors import ConfigError
+
 
 def prepare_cpu_distributed(cfg: Config) -> None:
     """Adapts ``cfg`` (and, under ``--launcher pytorch``, the process group) to CPU-only runs.
@@ -24,7 +26,7 @@ def prepare_cpu_distributed(cfg: Config) -> None:
         cfg: The merged config; ``cfg.launcher`` must already be set.
 
     Raises:
-        ValueError: ``launcher`` is ``slurm`` or ``mpi`` without CUDA (only ``pytorch``,
+        segtools.errors.ConfigError: ``launcher`` is ``slurm`` or ``mpi`` without CUDA (only ``pytorch``,
             i.e. ``torchrun``, is supported on CPU).
     """
     if torch.cuda.is_available():
@@ -36,7 +38,7 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     if launcher == 'none':
         return
     if launcher != 'pytorch':
-        raise ValueError(f'--launcher {launcher} needs CUDA; on a CPU-only machine use --launcher pytorch (torchrun)')
+        raise ConfigError(f'--launcher {launcher} needs CUDA; on a CPU-only machine use --launcher pytorch (torchrun)')
 
     wrapper = cfg.get('model_wrapper_cfg', None) or dict(
         type='MMDistributedDataParallel',

@@ -1,5 +1,6 @@
 """segtools.apis: init_model, inference_model, show_result, save_prediction_png on the demo config."""
 
+import copy
 import os
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from PIL import Image
 from torch import nn
 
 from segtools.apis import inference_model, init_model, revert_sync_batchnorm, save_prediction_png, show_result
+from segtools.apis.inference import ImageReadError
+from segtools.apis.pipeline import build_inference_pipelines
 from segtools.datasets.brain_atlas import BrainAtlasDataset
+from segtools.errors import SegtoolsError
 from segtools.models.layers.sync_bn import SyncBatchNorm
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
@@ -134,13 +138,14 @@ def test_init_model_class_count_of_config_dataset_must_match(tmp_path):
 def test_init_model_names_weights_of_the_wrong_shape(tmp_path):
     options = {'model.decode_head.num_classes': 5, 'model.auxiliary_head.num_classes': 5}
     checkpoint = _save(tmp_path / 'five.pth', _random_state_dict(options))
-    with pytest.raises(ValueError, match=r'decode_head\.conv_seg\.weight: \(5, 64, 1, 1\) in the checkpoint'):
+    expected = r'decode_head\.conv_seg\.weight \(5, 64, 1, 1\) in the checkpoint vs \(12, 64, 1, 1\) in the model'
+    with pytest.raises(ValueError, match=expected):
         init_model(DEMO, checkpoint, device='cpu')
 
 
 def test_init_model_missing_weights(weights, tmp_path):
     no_backbone = {k: v for k, v in weights.items() if k != 'backbone.stem.0.weight'}
-    with pytest.raises(ValueError, match=r'lacks 1 weights .*backbone\.stem\.0\.weight'):
+    with pytest.raises(ValueError, match=r'1 missing from the checkpoint: backbone\.stem\.0\.weight$'):
         init_model(DEMO, _save(tmp_path / 'a.pth', no_backbone), device='cpu')
     no_aux = {k: v for k, v in weights.items() if not k.startswith('auxiliary_head.')}
     with pytest.warns(UserWarning, match='auxiliary heads'):
@@ -219,10 +224,47 @@ def test_inference_model_names_missing_and_unreadable_images(model, tmp_path):
         inference_model(model, [IMAGES[0], tmp_path / 'absent.png'])
     broken = tmp_path / 'broken.png'
     broken.write_bytes(b'not a png')
-    with pytest.raises(ValueError, match='broken.png'):
+    with pytest.raises(ImageReadError, match='broken.png') as info:
         inference_model(model, broken)
+    assert isinstance(info.value, SegtoolsError | ValueError)
     with pytest.raises(ValueError, match=r'image #0 \(array of shape \(2, 3, 5, 7\)\)'):
         inference_model(model, np.zeros((2, 3, 5, 7), dtype=np.uint8))
+
+
+@pytest.mark.filterwarnings('ignore:.*assuming 12-bit data')
+def test_twelve_bit_file_and_array_give_the_input_and_prediction_of_the_eight_bit_image(model, tmp_path):
+    # The 8-bit slice stored as 12-bit data (x 4095/255) in a 16-bit PNG, as an MRI export:
+    # scaled by its depth it is the 8-bit slice again (OpenCV's 8-bit decode would give 0..15).
+    eight = cv2.imread(str(IMAGES[0]), cv2.IMREAD_GRAYSCALE)
+    twelve = np.rint(eight.astype(np.float64) * 4095 / 255).astype(np.uint16)
+    path = tmp_path / 'slice12.png'
+    assert cv2.imwrite(str(path), twelve)
+    from_file, from_array = build_inference_pipelines(model.cfg)
+    expected = from_file(dict(img_path=str(IMAGES[0])))['inputs']
+    assert torch.equal(from_file(dict(img_path=str(path)))['inputs'], expected)
+    assert torch.equal(from_array(dict(img=twelve))['inputs'], expected)
+
+    pred = inference_model(model, IMAGES[0])
+    for image in (path, twelve):
+        result = inference_model(model, image)
+        np.testing.assert_array_equal(_pred(result), _pred(pred))
+        # The overlay is drawn on the image as the model saw it, not on a black one.
+        np.testing.assert_array_equal(
+            show_result(model, image, result, with_labels=False), show_result(model, IMAGES[0], pred, with_labels=False)
+        )
+
+
+def test_array_pipeline_scales_like_the_configs_file_loader(model, tmp_path):
+    # A window set on the config's LoadImageFromFile applies to arrays too.
+    twelve = np.linspace(0, 4095, 64 * 48, dtype=np.float64).reshape(48, 64).astype(np.uint16)
+    path = tmp_path / 'window.png'
+    assert cv2.imwrite(str(path), twelve)
+    cfg = copy.deepcopy(model.cfg)
+    cfg.test_pipeline[0]['value_range'] = (1000, 3000)
+    from_file, from_array = build_inference_pipelines(cfg)
+    windowed = from_file(dict(img_path=str(path)))['inputs']
+    assert torch.equal(from_array(dict(img=twelve))['inputs'], windowed)
+    assert windowed.min() == 0 and windowed.max() == 255 and (windowed == 0).float().mean() > 0.2
 
 
 # ---------------------------------------------------------- drawing and saving

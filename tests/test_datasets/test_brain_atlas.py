@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
+from PIL import Image
 
 from segtools.datasets.brain_atlas import BrainAtlasDataset
 from segtools.datasets.validation import DatasetNotFoundError
@@ -87,3 +88,40 @@ def test_missing_folder_names_path_and_converter(tmp_path):
         DATASETS.build(cfg)
     assert str(tmp_path / 'img_dir' / 'train') in str(info.value)
     assert 'mricron_atlas.py' in str(info.value)
+
+
+def test_palette_masks_load_as_the_original_ids_through_the_demo_pipeline(tmp_path):
+    # Masks saved as palette ("P") PNGs, as Pascal VOC ships them: the dataset check and the
+    # pipeline must both read the palette indices (OpenCV would expand them to colours).
+    names = ['colin27_axial_040.png', 'colin27_axial_095.png', 'colin27_axial_120.png']
+    palette = [v for colour in BrainAtlasDataset.METAINFO['palette'] for v in colour]
+    palette += [255, 255, 255] * (256 - NUM_CLASSES)  # index 255 (ignore) white, as VOC's border
+    originals = {}
+    for name in names:
+        image_src, mask_src = DATA_ROOT / 'img_dir' / 'train' / name, DATA_ROOT / 'ann_dir' / 'train' / name
+        (tmp_path / 'img_dir' / 'train').mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'ann_dir' / 'train').mkdir(parents=True, exist_ok=True)
+        (tmp_path / 'img_dir' / 'train' / name).write_bytes(image_src.read_bytes())
+        ids = _read(str(mask_src)).copy()
+        ids[:3, :3] = 255  # an ignored corner, like VOC's border
+        assert len(np.unique(ids)) >= 3
+        mask = Image.fromarray(ids, mode='P')
+        mask.putpalette(palette)
+        mask.save(tmp_path / 'ann_dir' / 'train' / name)
+        with Image.open(tmp_path / 'ann_dir' / 'train' / name) as check:
+            assert check.mode == 'P'
+        originals[name] = ids
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+    cfg = dict(
+        type='BrainAtlasDataset',
+        data_root=str(tmp_path),
+        data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'),
+        pipeline=pipeline,
+    )
+    with DefaultScope.overwrite_default_scope('segtools'):
+        dataset = DATASETS.build(cfg)  # the up-front check decodes every entry (3 < 16 samples)
+        assert len(dataset) == len(names)
+        for i in range(len(dataset)):
+            sample = dataset[i]['data_samples']
+            name = Path(sample.img_path).name
+            np.testing.assert_array_equal(sample.gt_sem_seg.data.numpy()[0], originals[name])

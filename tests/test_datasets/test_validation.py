@@ -157,6 +157,24 @@ def test_read_mask_keeps_palette_indices(tmp_path):
         read_mask(str(truncated))
 
 
+def test_read_mask_gives_uint8_ids_or_names_what_is_wrong(tmp_path):
+    ids = np.array([[0, 3], [200, 255]], np.uint8)
+    Image.fromarray(ids.astype(np.uint16)).save(tmp_path / 'deep.png')  # 'I;16', ids <= 255: fine
+    out = read_mask(str(tmp_path / 'deep.png'))
+    assert out.dtype == np.uint8 and np.array_equal(out, ids)
+    Image.fromarray(np.array([[0, 1000]], np.uint16)).save(tmp_path / 'wide.png')
+    with pytest.raises(DatasetError, match=r'wide\.png: .*16-bit image with values \[1000\] outside 0\.\.255'):
+        read_mask(str(tmp_path / 'wide.png'))
+    Image.fromarray(np.dstack([ids, ids]), mode='LA').save(tmp_path / 'alpha.png')
+    with pytest.raises(DatasetError, match=r'alpha\.png: .*2 channels'):
+        read_mask(str(tmp_path / 'alpha.png'))
+    # The sampled dataset check refuses what the loader would refuse, naming the mask.
+    cv2.imwrite(str(tmp_path / 'wide.jpg'), np.zeros((1, 2, 3), np.uint8))
+    info = dict(img_path=str(tmp_path / 'wide.jpg'), seg_map_path=str(tmp_path / 'wide.png'), label_map=None)
+    with pytest.raises(DatasetError, match=r'wide\.png.*\[1000\]'):
+        validate_seg_sample(info, num_classes=0, ignore_index=255)
+
+
 def test_validate_seg_sample_end_to_end(tmp_path):
     img, seg = tmp_path / 'a.jpg', tmp_path / 'a.png'
     cv2.imwrite(str(img), np.zeros((6, 8, 3), np.uint8))

@@ -84,3 +84,25 @@ def test_voc_missing_split_file(tmp_path):
         )
     msg = str(info.value)
     assert str(tmp_path / 'ImageSets/Segmentation/aug.txt') in msg and 'voc_aug.py' in msg
+
+
+def test_voc_palette_masks_load_as_indices_through_the_pipeline(tmp_path):
+    # SegmentationClass masks are palette PNGs: the pipeline must give the indices (255 border
+    # kept), exactly as the dataset check reads them, not OpenCV's expanded colours.
+    border = np.array([[0, 0, 255], [15, 15, 255], [20, 1, 255]], np.uint8)
+    write_voc(tmp_path, {'2007_000032': border, '2007_000033': border[::-1].copy()})
+    write_split(tmp_path, 'val.txt', ['2007_000032', '2007_000033'])
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
+    with DefaultScope.overwrite_default_scope('segtools'):
+        ds = DATASETS.build(
+            dict(
+                type='PascalVOCDataset',
+                data_root=str(tmp_path),
+                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+                ann_file='ImageSets/Segmentation/val.txt',
+                pipeline=pipeline,
+            )
+        )
+        for i, expected in enumerate((border, border[::-1])):
+            gt = ds[i]['data_samples'].gt_sem_seg.data.numpy()[0]
+            np.testing.assert_array_equal(gt, expected)

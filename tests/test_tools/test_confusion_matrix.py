@@ -82,7 +82,7 @@ def test_perturbed_prediction_moves_a_known_count(tool, gt_as_predictions, tmp_p
 def test_reduce_zero_label_reads_offset_predictions(tool, gt_as_predictions, tmp_path):
     # With reduce_zero_label the ground truth becomes 0 -> 255 (ignored), k -> k - 1, and the
     # prediction PNGs hold class + 1, so the original masks are again a perfect prediction.
-    options = ['--cfg-options', 'test_dataloader.dataset.reduce_zero_label=True']
+    options = ['--cfg-options', '+test_dataloader.dataset.reduce_zero_label=True']
     cm = tool['main']([str(DEMO), str(gt_as_predictions), str(tmp_path / 'out'), *options])
     counts = _gt_counts()
     np.testing.assert_array_equal(np.diag(cm)[: NUM_CLASSES - 1], counts[1:])
@@ -108,7 +108,7 @@ def test_reads_what_tools_test_writes(tool, tmp_path):
 
     checkpoint = tmp_path / 'random.pth'
     torch.save({'meta': {}, 'state_dict': MODELS.build(cfg.model).state_dict()}, checkpoint)
-    options = ['test_dataloader.dataset.indices=2', 'test_dataloader.num_workers=0']
+    options = ['+test_dataloader.dataset.indices=2', 'test_dataloader.num_workers=0']
     options += ['test_dataloader.persistent_workers=False']
     pred_dir = tmp_path / 'pred'
     cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(DEMO), str(checkpoint), '--out', str(pred_dir)]

@@ -1,6 +1,7 @@
 """tools/infer.py: label PNGs and overlays for a folder of images, clear errors for bad inputs."""
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from segtools.apis import inference_model, init_model
 from segtools.datasets.brain_atlas import BrainAtlasDataset
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
+from segtools.utils.cli import run_tool
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
@@ -95,28 +97,89 @@ def test_infer_cli_writes_label_pngs_equal_to_inference_model(checkpoint, image_
         assert not any(f' {cls} (' in line for cls in absent), line
 
 
-def test_infer_names_a_missing_image(infer, checkpoint, tmp_path):
-    with pytest.raises(SystemExit, match=r'image .*absent\.png does not exist'):
-        infer.main([str(tmp_path / 'absent.png'), str(DEMO), str(checkpoint), '--out-dir', str(tmp_path)])
+def run_main(infer, argv: list[str], capsys) -> tuple[int, str, str]:
+    """``infer.main(argv)`` as its command line runs it: exit status, stdout and stderr."""
+    try:
+        run_tool(infer.main, argv, prog='infer.py')
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_infer_names_an_unreadable_image(infer, checkpoint, image_dir, tmp_path):
+def test_infer_names_a_missing_image(infer, checkpoint, tmp_path, capsys):
+    code, _, err = run_main(
+        infer, [str(tmp_path / 'absent.png'), str(DEMO), str(checkpoint), '--out-dir', str(tmp_path)], capsys
+    )
+    assert code == 2
+    assert re.search(r'^infer\.py: error: image .*absent\.png does not exist$', err, re.M), err
+
+
+@pytest.mark.parametrize('batch_size', [1, 3])
+def test_infer_segments_every_readable_image_and_reports_each_failure(
+    infer, checkpoint, image_dir, tmp_path, capsys, batch_size
+):
+    # "broken" sorts before the good images and shares their chunk: neither stops the others.
     (image_dir / 'broken.png').write_bytes(b'\x89PNG truncated')
-    with pytest.raises(SystemExit, match=r'cannot read or prepare image .*broken\.png'):
-        infer.main([str(image_dir), str(DEMO), str(checkpoint), '--out-dir', str(tmp_path / 'out'), '--device', 'cpu'])
+    (image_dir / 'empty.jpg').write_bytes(b'')
+    out_dir = tmp_path / 'out'
+    argv = [str(image_dir), str(tmp_path / 'gone.png'), str(DEMO), str(checkpoint), '--out-dir', str(out_dir)]
+    code, out, err = run_main(infer, [*argv, '--device', 'cpu', '--batch-size', str(batch_size)], capsys)
+    assert code == 2
+    stems = [Path(name).stem for name in NAMES]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        f'{s}_{k}.png' for s in stems for k in ('pred', 'overlay')
+    )
+    assert [line.split(':')[0] for line in out.splitlines()] == [str(image_dir / name) for name in NAMES]
+    lines = err.strip().splitlines()
+    assert len(lines) == 4, err  # one line per failed input, then the summary
+    assert all(line.startswith('infer.py: error: ') for line in lines)
+    assert 'gone.png does not exist' in lines[0]
+    assert re.search(r'cannot read or prepare image .*broken\.png: .*could not be decoded', lines[1]), lines[1]
+    assert re.search(r'cannot read or prepare image .*empty\.jpg: .*empty', lines[2]), lines[2]
+    assert '3 input(s) failed' in lines[3] and '2 image(s) segmented' in lines[3]
 
 
-def test_infer_names_a_missing_checkpoint(infer, image_dir, tmp_path):
-    with pytest.raises(SystemExit, match=r'checkpoint .*nowhere\.pth does not exist'):
-        infer.main([str(image_dir), str(DEMO), str(tmp_path / 'nowhere.pth'), '--out-dir', str(tmp_path)])
+def test_infer_names_a_missing_checkpoint(infer, image_dir, tmp_path, capsys):
+    code, _, err = run_main(
+        infer, [str(image_dir), str(DEMO), str(tmp_path / 'nowhere.pth'), '--out-dir', str(tmp_path)], capsys
+    )
+    assert code == 2
+    expected = r'^infer\.py: error: CheckpointNotFoundError: checkpoint .*nowhere\.pth does not exist$'
+    assert re.search(expected, err, re.M), err
 
 
-def test_infer_refuses_stems_that_would_collide(infer, checkpoint, image_dir, tmp_path):
+def test_infer_refuses_stems_that_would_collide(infer, checkpoint, image_dir, tmp_path, capsys):
     other = tmp_path / 'other'
     other.mkdir()
     shutil.copy(VAL / NAMES[0], other / NAMES[0])
-    with pytest.raises(SystemExit, match='would both write colin27_axial_057_pred.png'):
-        infer.main([str(image_dir), str(other), str(DEMO), str(checkpoint), '--out-dir', str(tmp_path)])
+    code, _, err = run_main(
+        infer, [str(image_dir), str(other), str(DEMO), str(checkpoint), '--out-dir', str(tmp_path)], capsys
+    )
+    assert code == 2 and 'would both write colin27_axial_057_pred.png' in err
+
+
+@pytest.mark.filterwarnings('ignore:.*assuming 12-bit data')
+def test_infer_scales_a_twelve_bit_png_by_its_depth(infer, checkpoint, tmp_path, capsys):
+    # A 12-bit MRI slice in a 16-bit PNG is the 8-bit slice times 4095/255: its label map and
+    # overlay must equal those of the 8-bit file (OpenCV's 8-bit decode would keep 0..15 of it).
+    eight = cv2.imread(str(VAL / NAMES[0]), cv2.IMREAD_GRAYSCALE)
+    twelve = np.rint(eight.astype(np.float64) * 4095 / 255).astype(np.uint16)
+    folder = tmp_path / 'mri'
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / 'slice12.png'), twelve)
+    shutil.copy(VAL / NAMES[0], folder / 'slice8.png')
+    for options in ([], ['--cfg-options', '+test_pipeline.0.bit_depth=12']):
+        out_dir = tmp_path / f'out{len(options)}'
+        argv = [str(folder), str(DEMO), str(checkpoint), '--out-dir', str(out_dir), '--device', 'cpu', *options]
+        code, out, _ = run_main(infer, argv, capsys)
+        assert code == 0 and len(out.splitlines()) == 2
+        with Image.open(out_dir / 'slice12_pred.png') as deep, Image.open(out_dir / 'slice8_pred.png') as plain:
+            np.testing.assert_array_equal(np.array(deep), np.array(plain))
+            assert len(np.unique(np.array(plain))) >= 2
+        np.testing.assert_array_equal(
+            cv2.imread(str(out_dir / 'slice12_overlay.png')), cv2.imread(str(out_dir / 'slice8_overlay.png'))
+        )
 
 
 def test_infer_needs_images_config_and_checkpoint(infer, tmp_path, capsys):

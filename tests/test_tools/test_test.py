@@ -104,3 +104,74 @@ def test_test_tta_needs_the_config_keys(trained, tmp_path):
     cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(bare), str(checkpoint), '--tta']
     result = _run(cmd)
     assert result.returncode != 0 and "--tta needs ['tta_pipeline']" in result.stderr
+
+
+def test_test_user_errors_exit_2_with_one_message(tmp_path):
+    # Both are found before the checkpoint is read, so any existing file does as one.
+    config, checkpoint, empty = tmp_path / 'small_demo.py', tmp_path / 'unread.pth', tmp_path / 'empty'
+    config.write_text(SMALL_CONFIG)
+    checkpoint.write_bytes(b'')
+    empty.mkdir()
+    cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(checkpoint), '--work-dir', str(tmp_path)]
+
+    typo = _run([*cmd, '--cfg-options', 'test_dataloader.dataset.data_rot=x'])
+    assert typo.returncode == 2, typo.stderr[-3000:]
+    assert "did you mean 'test_dataloader.dataset.data_root'?" in typo.stderr
+    assert 'Traceback' not in typo.stderr
+
+    missing = _run([*cmd, '--cfg-options', f'test_dataloader.dataset.data_root={empty}'])
+    assert missing.returncode == 2, missing.stderr[-3000:]
+    assert 'test.py: error: DatasetNotFoundError: BrainAtlasDataset: image folder' in missing.stderr
+    assert missing.stderr.count('does not exist') == 1 and 'Traceback' not in missing.stderr
+
+    debug = _run([*cmd, '--debug', '--cfg-options', f'test_dataloader.dataset.data_root={empty}'])
+    assert debug.returncode == 2 and 'Traceback (most recent call last)' in debug.stderr
+
+
+# --- Only the model a checkpoint holds is scored ---------------------------------------------
+
+
+def _test_cmd(config: Path, checkpoint: Path, work_dir: Path, *extra: str) -> list[str]:
+    test_tool = str(REPO / 'tools' / 'test.py')
+    return [sys.executable, test_tool, str(config), str(checkpoint), '--work-dir', str(work_dir), *extra]
+
+
+@pytest.mark.parametrize('kind', ['class_count', 'renamed_keys'])
+def test_test_refuses_a_checkpoint_that_does_not_fit(trained, tmp_path, kind):
+    config, checkpoint, _ = trained
+    state = torch.load(checkpoint, weights_only=True)['state_dict']
+    if kind == 'class_count':
+        # Another class count: the heads' conv_seg cannot hold it.
+        five = {key: value[:5] if 'conv_seg' in key else value for key, value in state.items()}
+        torch.save({'state_dict': five}, bad := tmp_path / 'five_classes.pth')
+        expected = r'decode_head\.conv_seg\.weight \(5, 64, 1, 1\) in the checkpoint vs \(12, 64, 1, 1\) in the model'
+    else:
+        # Every key misses (another model's layout): before, random weights were scored.
+        torch.save({'state_dict': {f'net.{key}': value for key, value in state.items()}}, bad := tmp_path / 'net.pth')
+        expected = r'\d+ missing from the checkpoint: backbone\.stem\.0\.weight'
+    result = _run(_test_cmd(config, bad, tmp_path))
+    log = result.stdout + result.stderr
+    assert result.returncode == 2, log[-3000:]
+    assert re.search(rf'test\.py: error: CheckpointMismatchError: checkpoint {re.escape(str(bad))} does not fit', log)
+    assert re.search(expected, log) and '--allow-partial-load' in log
+    assert not METRIC_LINE.search(log) and 'Traceback' not in log
+
+    # Asked for explicitly, the matching weights are loaded, the rest named in a warning, then scored.
+    partial = _run(_test_cmd(config, bad, tmp_path, '--allow-partial-load'))
+    log = partial.stdout + partial.stderr
+    assert partial.returncode == 0, log[-3000:]
+    assert 'WARNING - allow_partial_load: loading only the matching weights' in log and re.search(expected, log)
+    assert _metrics(log, 'test')
+
+
+def test_test_refuses_a_model_with_another_class_count_than_the_data(trained, tmp_path):
+    config, checkpoint, _ = trained
+    options = ['--cfg-options', 'model.decode_head.num_classes=5', 'model.auxiliary_head.num_classes=5']
+    state = torch.load(checkpoint, weights_only=True)['state_dict']
+    five = {key: value[:5] if 'conv_seg' in key else value for key, value in state.items()}
+    torch.save({'state_dict': five}, five_classes := tmp_path / 'five.pth')
+    result = _run(_test_cmd(config, five_classes, tmp_path, *options))
+    log = result.stdout + result.stderr
+    assert result.returncode == 2, log[-3000:]
+    assert 'model.decode_head.num_classes=5 but test_dataloader.dataset (BrainAtlasDataset) has 12 classes' in log
+    assert not METRIC_LINE.search(log)

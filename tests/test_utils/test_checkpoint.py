@@ -25,7 +25,6 @@ from segtools.utils.checkpoint import (
     CorruptCheckpointError,
     UnsafeCheckpointError,
     check_safe_globals,
-    find_resumable_checkpoint,
     find_unplain,
     load_from_local_safe,
     message_hub_from_plain,
@@ -146,20 +145,6 @@ def test_atomic_backend_writes_whole_files_or_nothing(tmp_path, monkeypatch):
         backend.put(b'half-written', str(target))
     assert target.read_bytes() == b'complete'
     assert sorted(p.name for p in target.parent.iterdir()) == ['iter_2.pth']
-
-
-def test_find_resumable_checkpoint_skips_incomplete_files(tmp_path):
-    assert find_resumable_checkpoint(str(tmp_path)) is None
-    for step in (2, 4):
-        torch.save({'meta': {'iter': step}}, tmp_path / f'iter_{step}.pth')
-    (tmp_path / 'iter_6.pth').write_bytes((tmp_path / 'iter_4.pth').read_bytes()[:100])
-    pointer = tmp_path / 'last_checkpoint'
-    pointer.write_text(str(tmp_path / 'iter_6.pth'))
-    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
-    pointer.write_text(str(tmp_path / 'iter_2.pth'))
-    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
-    pointer.write_text('')
-    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
 
 
 def test_safe_loader_keeps_state_dicts(tmp_path):

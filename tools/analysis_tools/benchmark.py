@@ -21,17 +21,19 @@ import itertools
 import json
 import os.path as osp
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
+from segtools.errors import ConfigError
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules, setup_safe_checkpointing
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 from segtools.utils.fileio import atomic_open
 
 
@@ -45,7 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--log-interval', type=int, default=50, help='print the running FPS every N images')
     parser.add_argument('--work-dir', help='write the result to WORK_DIR/fps_<timestamp>.json')
     parser.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override config entries, key=value (a new key: +key=value)',
+    )
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     for name in ('num_iters', 'repeat_times', 'log_interval'):
         if getattr(args, name) < 1:
@@ -123,10 +131,9 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the tool; returns ``dict(fps_list, average_fps, std_fps, device, checkpoint, ...)``."""
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_cfg_options(cfg, args.cfg_options)
     if 'test_dataloader' not in cfg:
-        raise KeyError(f'{args.config} has no test_dataloader to benchmark on')
+        raise ConfigError(f'{args.config} has no test_dataloader to benchmark on')
     device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     if device.type == 'cuda':
         torch.backends.cudnn.benchmark = cfg.get('env_cfg', {}).get('cudnn_benchmark', False)
@@ -167,4 +174,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

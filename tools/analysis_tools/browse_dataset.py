@@ -13,11 +13,14 @@ Usage::
 import argparse
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import segtools.datasets  # noqa: F401  (registers the datasets and transforms)
+from segtools.errors import ConfigError
 from segtools.registry import DATASETS
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 from segtools.visualization.seg_local_visualizer import SegLocalVisualizer
 
 
@@ -28,7 +31,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--not-show', action='store_true', help='do not open a window')
     parser.add_argument('--show-interval', type=float, default=2.0, help='seconds each shown image stays')
     parser.add_argument('--max-samples', type=int, default=None, help='stop after this many samples (default: all)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override config entries, key=value (a new key: +key=value)',
+    )
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.not_show and args.output_dir is None:
         parser.error('with --not-show nothing would be drawn anywhere: pass --output-dir')
@@ -41,10 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the tool; returns the number of samples drawn."""
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     if 'train_dataloader' not in cfg or 'dataset' not in cfg.train_dataloader:
-        raise KeyError(f'{args.config} has no train_dataloader.dataset to browse')
+        raise ConfigError(f'{args.config} has no train_dataloader.dataset to browse')
     init_default_scope(cfg.get('default_scope', 'segtools'))
 
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
@@ -72,4 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(lambda argv: main(argv) and 0)  # main returns a sample count, not a status

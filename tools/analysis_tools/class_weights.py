@@ -17,13 +17,14 @@ cannot be weighted from data; it gets the largest weight of the others and is na
 """
 
 import argparse
-import sys
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,7 +33,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--power', type=float, default=0.5, help='exponent of the median-frequency ratio (1: full balancing, 0: none)'
     )
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override config entries, key=value (a new key: +key=value)',
+    )
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not 0.0 <= args.power <= 2.0:
         parser.error(f'--power must lie in [0, 2], got {args.power}')
@@ -94,8 +101,7 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     args = parse_args(argv)
     register_all_modules()
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     counts, classes = count_pixels(cfg)
     weights = median_frequency_weights(counts, args.power)
     total = counts.sum()
@@ -111,4 +117,4 @@ def main(argv: list[str] | None = None) -> np.ndarray:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

@@ -24,16 +24,18 @@ import csv
 import io
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
+from segtools.errors import ConfigError
 from segtools.evaluation.functional import confusion_matrix
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 from segtools.utils.fileio import atomic_write_bytes
 
 
@@ -46,7 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--title', default='Normalized Confusion Matrix', help='title of the figure')
     parser.add_argument('--color-theme', default='viridis', help='matplotlib colormap of the figure')
     parser.add_argument('--show', action='store_true', help='also show the figure in a window')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override config entries, key=value (a new key: +key=value)',
+    )
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -175,10 +183,9 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     if not osp.isdir(args.prediction_path):
         raise FileNotFoundError(f'prediction folder {args.prediction_path!r} does not exist')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     if 'test_dataloader' not in cfg or 'dataset' not in cfg.test_dataloader:
-        raise KeyError(f'{args.config} has no test_dataloader.dataset to take the ground truth from')
+        raise ConfigError(f'{args.config} has no test_dataloader.dataset to take the ground truth from')
     register_all_modules()
     cm, classes = accumulate(cfg, args.prediction_path)
     save(cm, classes, args.save_dir, args)
@@ -187,4 +194,4 @@ def main(argv: list[str] | None = None) -> np.ndarray:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

@@ -15,15 +15,17 @@ left out, which mmengine reports as a warning.
 """
 
 import argparse
-import sys
 
 import torch
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from torch import nn
 
+from segtools.errors import ConfigError
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 
 
 class TensorForward(nn.Module):
@@ -49,7 +51,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--shape', type=int, nargs='+', default=[512, 512], help='input size H [W] (default 512 512; one value: square)'
     )
     parser.add_argument('--verbose', action='store_true', help='also print the per-module table')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config entries, key=value')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override config entries, key=value (a new key: +key=value)',
+    )
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if len(args.shape) not in (1, 2):
         parser.error(f'--shape takes H or H W, got {len(args.shape)} values: {args.shape}')
@@ -61,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build_model(cfg: Config) -> nn.Module:
     """Builds ``cfg.model`` in eval mode on the CPU, without loading any weights."""
     if 'model' not in cfg:
-        raise KeyError(f'config {cfg.filename} has no `model` to count')
+        raise ConfigError(f'config {cfg.filename} has no `model` to count')
     # Building never loads ``pretrained``/``init_cfg`` weights (only init_weights() would).
     model = MODELS.build(cfg.model)
     return model.eval()
@@ -91,8 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     shape = (args.shape[0], args.shape[-1])
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     register_all_modules()
     model = build_model(cfg)
     info = count(model, shape, args.verbose)
@@ -108,4 +115,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    main(sys.argv[1:])
+    run_tool(main)

@@ -7,16 +7,24 @@ import argparse
 import os
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Print the whole, merged config.')
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, help='override settings, e.g. model.decode_head.num_classes=4'
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        help='override settings, e.g. model.decode_head.num_classes=4; the key must exist in the config, '
+        'a new key takes a leading + (+model.decode_head.sampler.type=OHEMPixelSampler)',
     )
     parser.add_argument('--save-path', help='also write the merged config here (.py, .json or .yaml)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -26,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f'print_config: config file {args.config!r} does not exist', file=sys.stderr)
         return 2
     cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    # Printed as written: no log line about dataloaders mixed into the config text.
+    apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     print(cfg.pretty_text)
     if args.save_path:
         suffix = os.path.splitext(args.save_path)[1]
@@ -41,4 +49,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

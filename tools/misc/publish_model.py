@@ -26,6 +26,7 @@ import torch
 
 from segtools.utils import load_from_local_safe
 from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
+from segtools.utils.cli import run_tool
 from segtools.utils.fileio import atomic_write_bytes
 
 # Resume-only state removed from a published checkpoint.
@@ -98,4 +99,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -14,11 +14,10 @@ with model ``fcn``, ``fcn-global``, ``psp``, ``encnet``, ``deeplab``, ``fcfpn``,
 
 from __future__ import annotations
 
-import sys
-
 from _converter_cli import run_cli
 
 from segtools.models.converters import encoding
+from segtools.utils.cli import run_tool
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,4 +32,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

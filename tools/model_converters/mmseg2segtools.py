@@ -12,11 +12,10 @@ backbone ``resnet_v1c``. The renamings are documented in :mod:`segtools.models.c
 
 from __future__ import annotations
 
-import sys
-
 from _converter_cli import run_cli
 
 from segtools.models.converters import mmseg
+from segtools.utils.cli import run_tool
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,4 +30,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

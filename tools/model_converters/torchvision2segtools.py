@@ -11,11 +11,10 @@ backbone keys without a ``backbone.`` prefix (a backbone's ``pretrained``).
 
 from __future__ import annotations
 
-import sys
-
 from _converter_cli import run_cli
 
 from segtools.models.converters import torchvision
+from segtools.utils.cli import run_tool
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,4 +29,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

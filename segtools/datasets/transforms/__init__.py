@@ -1,10 +1,11 @@
 """Data transforms, by family: loading, geometric, photometric, recognition, formatting."""
 
 from .formatting import PackSegInputs
-from .geometric import EncodingRandomResize, Pad, RandomCrop, RandomFlip, RandomResize, RandomRotate, TransformRNG
-from .loading import LoadAnnotations, LoadImageFromNDArray
+from .geometric import EncodingRandomResize, Pad, RandomCrop, RandomFlip, RandomResize, RandomRotate
+from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
 from .photometric import ColorJitter, Lighting, PhotoMetricDistortion, RandomGaussianBlur
 from .recognition import ECenterCrop, ERandomCrop, RandAugment
+from .rng import TransformRNG
 
 __all__ = [
     'ColorJitter',
@@ -13,6 +14,7 @@ __all__ = [
     'EncodingRandomResize',
     'Lighting',
     'LoadAnnotations',
+    'LoadImageFromFile',
     'LoadImageFromNDArray',
     'PackSegInputs',
     'Pad',

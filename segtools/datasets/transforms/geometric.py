@@ -6,8 +6,6 @@ Randomness comes from a seeded :class:`numpy.random.Generator` per transform
 (see :class:`TransformRNG`), never from the global ``np.random`` state.
 """
 
-import os
-
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -15,47 +13,10 @@ from mmcv.transforms import RandomFlip as MMCVRandomFlip
 from mmcv.transforms import RandomResize as MMCVRandomResize
 from mmcv.transforms.utils import cache_randomness
 from mmengine.utils import is_seq_of, is_tuple_of
-from torch.utils.data import get_worker_info
 
 from segtools.registry import TRANSFORMS
 
-
-class TransformRNG:
-    """The random generator of one transform instance.
-
-    ``results['rng']`` (a :class:`numpy.random.Generator` a dataset may put in
-    each sample, e.g. derived from the sample index) takes precedence.
-    Otherwise the transform's own generator is used, created lazily once per
-    process: a transform copied into dataloader workers would otherwise give
-    every worker the same stream, i.e. the same augmentation. In the main
-    process it equals ``np.random.default_rng(seed)``; in worker ``k`` the
-    seed is extended with ``k`` so that workers differ but repeat exactly.
-
-    Args:
-        seed: Seed of the generator; ``None`` draws fresh OS entropy.
-    """
-
-    def __init__(self, seed: int | None = None) -> None:
-        self.seed = seed
-        self._pid: int | None = None
-        self._generator: np.random.Generator | None = None
-
-    def __call__(self, results: dict | None = None) -> np.random.Generator:
-        given = None if results is None else results.get('rng')
-        if given is not None:
-            if not isinstance(given, np.random.Generator):
-                raise TypeError(f"results['rng'] must be a numpy.random.Generator, got {type(given).__name__}")
-            return given
-        pid = os.getpid()
-        if self._generator is None or self._pid != pid:
-            worker = get_worker_info()
-            spawn_key = () if worker is None else (worker.id,)
-            self._generator = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=spawn_key))
-            self._pid = pid
-        return self._generator
-
-    def __repr__(self) -> str:
-        return f'TransformRNG(seed={self.seed})'
+from .rng import TransformRNG
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:

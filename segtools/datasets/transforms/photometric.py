@@ -2,7 +2,7 @@
 
 Images are BGR (as mmcv loads them), ``(H, W, 3)``; each transform returns the
 image with the dtype and shape it received. Randomness comes from a seeded
-generator per transform (:class:`~segtools.datasets.transforms.geometric.TransformRNG`).
+generator per transform (:class:`~segtools.datasets.transforms.rng.TransformRNG`).
 """
 
 import cv2
@@ -10,7 +10,7 @@ import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from segtools.datasets.transforms.geometric import TransformRNG
+from segtools.datasets.transforms.rng import TransformRNG
 from segtools.registry import TRANSFORMS
 
 # Luma weights in BGR order (ITU-R 601, as cv2/PIL/torchvision use for grey).

@@ -14,7 +14,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from PIL import Image, ImageEnhance, ImageOps
 
-from segtools.datasets.transforms.geometric import TransformRNG
+from segtools.datasets.transforms.rng import TransformRNG
 from segtools.registry import TRANSFORMS
 
 

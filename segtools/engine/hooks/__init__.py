@@ -1,5 +1,17 @@
 """Registered runner hooks."""
 
+from .num_class_check_hook import NumClassCheckHook, check_num_classes
+from .random_state_hook import RandomStateHook, get_random_state, set_random_state
 from .seg_visualization_hook import SegVisualizationHook
+from .strict_load_hook import CheckpointMismatchError, StrictLoadHook
 
-__all__ = ['SegVisualizationHook']
+__all__ = [
+    'CheckpointMismatchError',
+    'NumClassCheckHook',
+    'RandomStateHook',
+    'SegVisualizationHook',
+    'StrictLoadHook',
+    'check_num_classes',
+    'get_random_state',
+    'set_random_state',
+]

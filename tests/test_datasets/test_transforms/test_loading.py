@@ -4,8 +4,12 @@ import cv2
 import numpy as np
 import pytest
 from mmengine.registry import init_default_scope
+from PIL import Image
 
 from segtools.datasets.transforms.loading import LoadAnnotations
+from segtools.datasets.validation import DatasetError, read_mask
+from segtools.datasets.voc import voc_palette
+from segtools.errors import ConfigError
 from segtools.registry import TRANSFORMS
 
 RAW = np.array([[0, 1, 2, 5], [150, 254, 255, 0]], dtype=np.uint8)
@@ -76,9 +80,13 @@ def test_colour_mask_is_refused_naming_the_file(tmp_path):
     assert 'index mask' in str(info.value) and '3-channel' in str(info.value)
 
 
-def test_grey_mask_saved_as_three_channels_is_accepted(tmp_path):
+def test_grey_mask_saved_as_three_channels_is_refused_as_by_the_dataset_check(tmp_path):
+    # One decoder for the check and the loader: what the check refuses, loading refuses too.
     path = write(tmp_path / 'grey3.png', np.repeat(RAW[..., None], 3, axis=2))
-    np.testing.assert_array_equal(LoadAnnotations()(dict(seg_map_path=path))['gt_seg_map'], RAW)
+    with pytest.raises(DatasetError, match=r'grey3\.png.*3 identical channels'):
+        LoadAnnotations()(dict(seg_map_path=path))
+    with pytest.raises(DatasetError, match=r'grey3\.png.*3 identical channels'):
+        read_mask(path)
 
 
 def test_missing_and_undecodable_files(tmp_path):
@@ -93,7 +101,7 @@ def test_missing_and_undecodable_files(tmp_path):
 
 def test_sixteen_bit_mask_out_of_range(tmp_path):
     path = write(tmp_path / 'wide.png', np.array([[1, 300]], dtype=np.uint16))
-    with pytest.raises(ValueError, match=r'wide.png.*300'):
+    with pytest.raises(DatasetError, match=r'wide.png.*16-bit.*\[300\].*0\.\.255'):
         LoadAnnotations()(dict(seg_map_path=path))
     ok = write(tmp_path / 'wide_ok.png', np.array([[1, 200]], dtype=np.uint16))
     out = LoadAnnotations()(dict(seg_map_path=ok))['gt_seg_map']
@@ -146,3 +154,56 @@ def test_out_of_range_labels_fail_per_sample_naming_the_file(tmp_path):
         )
         with pytest.raises(DatasetError, match=r'a\.png.*values \[7\]'):
             dataset[0]
+
+
+# --------------------------------------------------------- one label decoder for check and loader
+# Class ids with VOC's 255 border, in a palette PNG with VOC's colour map: OpenCV would expand
+# it to colours (index 1 -> (128, 0, 0)), the shared decoder keeps the indices.
+IDS = np.array([[0, 1, 2, 255], [15, 20, 255, 0], [7, 7, 3, 255]], dtype=np.uint8)
+
+
+def save_label_png(path, ids: np.ndarray, mode: str) -> str:
+    """Write ``ids`` as a real PNG of Pillow ``mode``: 'P' (VOC palette), 'L' or 'I;16'."""
+    if mode == 'P':
+        png = Image.fromarray(ids, mode='P')
+        png.putpalette([v for colour in voc_palette(256) for v in colour])
+    elif mode == 'I;16':
+        png = Image.fromarray(ids.astype(np.uint16))
+    else:
+        png = Image.fromarray(ids, mode='L')
+    png.save(path)
+    with Image.open(path) as check:
+        assert check.mode == mode
+    return str(path)
+
+
+@pytest.mark.parametrize('mode', ['P', 'L', 'I;16'])
+def test_label_png_modes_load_as_class_ids_like_the_dataset_check(tmp_path, mode):
+    path = save_label_png(tmp_path / f'ids_{mode.replace(";", "")}.png', IDS, mode)
+    loaded = LoadAnnotations()(dict(seg_map_path=path))['gt_seg_map']
+    assert loaded.dtype == np.uint8
+    np.testing.assert_array_equal(loaded, IDS)
+    np.testing.assert_array_equal(read_mask(path), IDS)  # the dataset check reads the same ids
+
+
+def test_palette_mask_with_reduce_zero_label_and_class_check(tmp_path):
+    path = save_label_png(tmp_path / 'pal.png', IDS, 'P')
+    out = LoadAnnotations()(dict(seg_map_path=path, reduce_zero_label=True, num_classes=20, ignore_index=255))
+    np.testing.assert_array_equal(out['gt_seg_map'], expected_reduced(IDS))
+
+
+def test_sixteen_bit_label_png_above_255_is_refused_naming_file_and_values(tmp_path):
+    ids = IDS.astype(np.uint16)
+    ids[0, :2] = (256, 4000)
+    path = tmp_path / 'deep_ids.png'
+    Image.fromarray(ids).save(path)
+    for read in (lambda: LoadAnnotations()(dict(seg_map_path=str(path))), lambda: read_mask(str(path))):
+        with pytest.raises(DatasetError, match=r'deep_ids\.png.*values \[256, 4000\] outside 0\.\.255'):
+            read()
+
+
+@pytest.mark.parametrize('backend', ['cv2', 'tifffile'])
+def test_a_decoder_that_could_expand_palettes_is_refused_naming_it(backend):
+    with pytest.raises(ConfigError, match=f"imdecode_backend='{backend}'.*palette"):
+        LoadAnnotations(imdecode_backend=backend)
+    assert LoadAnnotations(imdecode_backend='pillow').imdecode_backend == 'pillow'  # mmseg's default
