@@ -43,7 +43,7 @@ from segtools.apis.inference import ImageReadError
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.structures import SegDataSample
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 # Errors of one input image: reported, and the other images are still segmented.
@@ -62,12 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--device', default=None, help='torch device (default: cuda:0 when available, else cpu)')
     parser.add_argument('--opacity', type=float, default=0.5, help='weight of the class colours in the overlays')
     parser.add_argument('--batch-size', type=int, default=1, help='images per forward pass')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override settings of the config, key=value pairs (a key the config lacks needs a leading +)',
-    )
+    add_cfg_options_argument(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if len(args.paths) < 3:

@@ -24,7 +24,7 @@ from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.run_hooks import register_run_hooks
 
@@ -47,13 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='directory where the prediction overlays are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each overlay is shown with --show')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_model, cfg.tta_pipeline)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override settings of the config, key=value pairs; the key must exist in the config, a new key '
-        'takes a leading + (+key=value)',
-    )
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_debug_argument(parser)

@@ -27,7 +27,7 @@ from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import ATOMIC_BACKEND, setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.resume import find_resumable_checkpoint, remove_stale_temporary_files
 from segtools.utils.run_hooks import register_run_hooks
@@ -52,14 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '(fine-tuning from another dataset); without it a mismatch stops the run',
     )
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision (AmpOptimWrapper)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override settings of the config, key=value pairs (e.g. train_cfg.max_iters=100); the key must exist '
-        'in the config (list items by index: train_dataloader.dataset.pipeline.2.scale=...), a new key takes a '
-        'leading +: +model.decode_head.sampler.type=OHEMPixelSampler',
-    )
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--seed', type=int, default=None, help="random seed (default: the config's or a random one)")
     parser.add_argument(

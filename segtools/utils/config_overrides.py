@@ -65,6 +65,19 @@ class CfgOptionsAction(DictAction):
         super().__call__(parser, namespace, values, option_string)
 
 
+def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--cfg-options key=value ...`` (parsed by :class:`CfgOptionsAction`) to a tool's parser."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=CfgOptionsAction,
+        metavar='KEY=VALUE',
+        help='override settings of the config (e.g. train_cfg.max_iters=100); the key must exist in the config '
+        '(list items by index: train_dataloader.dataset.pipeline.2.scale=(256,256)); a key added on purpose '
+        'takes a leading +: +model.decode_head.sampler.type=OHEMPixelSampler',
+    )
+
+
 def apply_cfg_options(cfg: Config, options: Mapping[str, Any] | None, *, fix_workers: bool = True) -> dict[str, Any]:
     """Checks ``--cfg-options`` against ``cfg``, then merges them into it.
 
@@ -226,6 +239,7 @@ def _example(value: tuple) -> str:
 __all__ = [
     'NEW_KEY_MARKER',
     'CfgOptionsAction',
+    'add_cfg_options_argument',
     'apply_cfg_options',
     'check_cfg_options',
     'disable_idle_persistent_workers',

@@ -27,6 +27,19 @@ def write_split(root, name, names):
     path.write_text('\n'.join(names) + '\n')
 
 
+def build_voc(root, split: str, pipeline: list | None = None) -> PascalVOCDataset:
+    """``PascalVOCDataset`` over ``root`` laid out as VOC2012, listing ``ImageSets/Segmentation/<split>``."""
+    return DATASETS.build(
+        dict(
+            type='PascalVOCDataset',
+            data_root=str(root),
+            data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+            ann_file=f'ImageSets/Segmentation/{split}',
+            pipeline=pipeline or [],
+        )
+    )
+
+
 def test_voc_palette_formula():
     palette = voc_palette(256)
     assert palette[:3] == [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
@@ -43,14 +56,7 @@ def test_voc_split_and_border(tmp_path):
     write_voc(tmp_path, {'2007_000032': border, '2007_000033': np.zeros((3, 3), np.uint8), '2007_000039': border})
     write_split(tmp_path, 'train.txt', ['2007_000032', '2007_000039'])
     with DefaultScope.overwrite_default_scope('segtools'):
-        ds = DATASETS.build(
-            dict(
-                type='PascalVOCDataset',
-                data_root=str(tmp_path),
-                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-                ann_file='ImageSets/Segmentation/train.txt',
-            )
-        )
+        ds = build_voc(tmp_path, 'train.txt')
     assert len(ds) == 2 and len(ds.metainfo['classes']) == 21
     assert ds.metainfo['palette'] == voc_palette(21)
     info = ds.get_data_info(0)
@@ -94,15 +100,7 @@ def test_voc_palette_masks_load_as_indices_through_the_pipeline(tmp_path):
     write_split(tmp_path, 'val.txt', ['2007_000032', '2007_000033'])
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'), dict(type='PackSegInputs')]
     with DefaultScope.overwrite_default_scope('segtools'):
-        ds = DATASETS.build(
-            dict(
-                type='PascalVOCDataset',
-                data_root=str(tmp_path),
-                data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-                ann_file='ImageSets/Segmentation/val.txt',
-                pipeline=pipeline,
-            )
-        )
+        ds = build_voc(tmp_path, 'val.txt', pipeline)
         for i, expected in enumerate((border, border[::-1])):
             gt = ds[i]['data_samples'].gt_sem_seg.data.numpy()[0]
             np.testing.assert_array_equal(gt, expected)

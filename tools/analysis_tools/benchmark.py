@@ -33,7 +33,7 @@ from segtools.errors import ConfigError
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules, setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.fileio import atomic_open
 
 
@@ -47,12 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--log-interval', type=int, default=50, help='print the running FPS every N images')
     parser.add_argument('--work-dir', help='write the result to WORK_DIR/fps_<timestamp>.json')
     parser.add_argument('--device', default=None, help='torch device (default: cuda if available, else cpu)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config entries, key=value (a new key: +key=value)',
-    )
+    add_cfg_options_argument(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     for name in ('num_iters', 'repeat_times', 'log_interval'):

@@ -20,7 +20,7 @@ import segtools.datasets  # noqa: F401  (registers the datasets and transforms)
 from segtools.errors import ConfigError
 from segtools.registry import DATASETS
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.visualization.seg_local_visualizer import SegLocalVisualizer
 
 
@@ -31,12 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--not-show', action='store_true', help='do not open a window')
     parser.add_argument('--show-interval', type=float, default=2.0, help='seconds each shown image stays')
     parser.add_argument('--max-samples', type=int, default=None, help='stop after this many samples (default: all)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config entries, key=value (a new key: +key=value)',
-    )
+    add_cfg_options_argument(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.not_show and args.output_dir is None:

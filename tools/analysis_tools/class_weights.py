@@ -24,7 +24,7 @@ from mmengine.config import Config
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,12 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--power', type=float, default=0.5, help='exponent of the median-frequency ratio (1: full balancing, 0: none)'
     )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config entries, key=value (a new key: +key=value)',
-    )
+    add_cfg_options_argument(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not 0.0 <= args.power <= 2.0:

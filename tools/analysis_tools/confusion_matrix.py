@@ -35,7 +35,7 @@ from segtools.evaluation.functional import confusion_matrix
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.fileio import atomic_write_bytes
 
 
@@ -48,12 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--title', default='Normalized Confusion Matrix', help='title of the figure')
     parser.add_argument('--color-theme', default='viridis', help='matplotlib colormap of the figure')
     parser.add_argument('--show', action='store_true', help='also show the figure in a window')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config entries, key=value (a new key: +key=value)',
-    )
+    add_cfg_options_argument(parser)
     add_debug_argument(parser)
     return parser.parse_args(argv)
 

@@ -25,7 +25,7 @@ from segtools.errors import ConfigError
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 
 class TensorForward(nn.Module):
@@ -51,12 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--shape', type=int, nargs='+', default=[512, 512], help='input size H [W] (default 512 512; one value: square)'
     )
     parser.add_argument('--verbose', action='store_true', help='also print the per-module table')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override config entries, key=value (a new key: +key=value)',
-    )
+    add_cfg_options_argument(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if len(args.shape) not in (1, 2):

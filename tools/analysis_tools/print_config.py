@@ -10,19 +10,13 @@ import sys
 from mmengine.config import Config
 
 from segtools.utils.cli import add_debug_argument, run_tool
-from segtools.utils.config_overrides import CfgOptionsAction, apply_cfg_options
+from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Print the whole, merged config.')
     parser.add_argument('config', help='config file path')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help='override settings, e.g. model.decode_head.num_classes=4; the key must exist in the config, '
-        'a new key takes a leading + (+model.decode_head.sampler.type=OHEMPixelSampler)',
-    )
+    add_cfg_options_argument(parser)
     parser.add_argument('--save-path', help='also write the merged config here (.py, .json or .yaml)')
     add_debug_argument(parser)
     return parser.parse_args(argv)
