@@ -99,16 +99,15 @@ def test_sigkill_and_resume_auto_ends_bit_identical(straight, tmp_path):
     stale.write_bytes(b'half a checkpoint')
 
     log = _ok(_cmd(tmp_path, '--resume', 'auto'))
-    resumed_at = int(re.search(r'resumed epoch: 0, iter: (\d+)', log).group(1))
-    assert kill_after <= resumed_at < MAX_ITERS
-    assert f'restored the random states saved at iteration {resumed_at}' in log
-    assert not stale.exists() and 'temporary file(s) of an interrupted checkpoint write' in log
-
     expected, got = _weights(straight / f'iter_{MAX_ITERS}.pth'), _weights(tmp_path / f'iter_{MAX_ITERS}.pth')
     assert expected.keys() == got.keys() and len(expected) > 100
     different = [key for key in expected if not torch.equal(expected[key], got[key])]
     assert not different, f'killed after iteration {kill_after}: {len(different)} tensors differ, e.g. {different[:3]}'
     assert _losses(tmp_path) == _losses(straight)
+    resumed_at = int(re.search(r'resumed epoch: 0, iter: (\d+)', log).group(1))
+    assert kill_after <= resumed_at < MAX_ITERS
+    assert f'restored the random states saved at iteration {resumed_at}' in log
+    assert not stale.exists() and 'temporary file(s) of an interrupted checkpoint write' in log
 
 
 def test_resume_auto_refuses_to_start_over_on_unreadable_checkpoints(tmp_path):
