@@ -124,9 +124,12 @@ def main(argv: list[str] | None = None) -> dict:
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     register_run_hooks(runner, allow_partial_load=bool(cfg.get('allow_partial_load', False)))
     try:
-        return runner.test()
-    finally:
-        shutdown_distributed()
+        metrics = runner.test()
+    except BaseException:
+        shutdown_distributed(synchronize=False)
+        raise
+    shutdown_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

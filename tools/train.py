@@ -191,8 +191,10 @@ def main(argv: list[str] | None = None) -> Runner:
     register_run_hooks(runner, allow_partial_load=bool(cfg.get('allow_partial_load', False)))
     try:
         runner.train()
-    finally:
-        shutdown_distributed()
+    except BaseException:
+        shutdown_distributed(synchronize=False)
+        raise
+    shutdown_distributed()
     return runner
 
 

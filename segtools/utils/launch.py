@@ -62,12 +62,21 @@ def prepare_cpu_distributed(cfg: Config) -> None:
         )
 
 
-def shutdown_distributed() -> None:
+def shutdown_distributed(synchronize: bool = True) -> None:
     """Destroys the default process group, if any, before the interpreter exits.
 
     mmengine never does; leaving a gloo group to interpreter teardown lets its background
     threads be destroyed while still joinable, which aborts the process ("terminate called
-    without an active exception", SIGABRT) after an otherwise successful run.
+    without an active exception", SIGABRT) after an otherwise successful run. A rank that
+    tears its connections down while another still finishes its last collective can abort the
+    other the same way, so after a successful run the ranks first meet at a barrier.
+
+    Args:
+        synchronize: Meet the other ranks first; ``False`` when this rank is failing (the
+            others may never arrive: torchrun stops them instead).
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if synchronize:
+        dist.barrier()
+    dist.destroy_process_group()

@@ -69,12 +69,17 @@ def root_failure(failures: dict) -> tuple[int, int]:
 
     torchrun stops the other ranks with SIGTERM once one fails, and its timestamps have a
     resolution of one second; so a rank that exited with a status is the cause before one
-    that was killed, then the earliest, then the lowest rank.
+    that was killed, one killed by another signal (SIGABRT, SIGKILL, SIGSEGV) before one that
+    torchrun's SIGTERM stopped, then the earliest, then the lowest rank.
 
     Args:
         failures: ``global rank -> ProcessFailure`` of a ``ChildFailedError``.
     """
-    rank = min(failures, key=lambda r: (failures[r].exitcode <= 0, failures[r].timestamp, r))
+    stopped = -int(signal.SIGTERM)
+    rank = min(
+        failures,
+        key=lambda r: (failures[r].exitcode <= 0, failures[r].exitcode == stopped, failures[r].timestamp, r),
+    )
     return rank, failures[rank].exitcode
 
 

@@ -22,6 +22,8 @@ def test_root_failure_prefers_the_rank_that_exited_by_itself():
     assert torchrun.root_failure(failures) == (1, 2)
     assert torchrun.root_failure({0: _failure(0, 1, 101), 1: _failure(1, 2, 100)}) == (1, 2)
     assert torchrun.root_failure({3: _failure(1, -9, 100)}) == (3, -9)
+    # A rank that aborted (SIGABRT) is the cause, not the one torchrun then stopped.
+    assert torchrun.root_failure({0: _failure(0, -15, 100), 1: _failure(1, -6, 100)}) == (1, -6)
 
 
 def test_summary_line():
