@@ -36,13 +36,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mmengine.config import Config
 
 from segtools.apis import inference_model, init_model, save_prediction_png, show_result
 from segtools.apis.inference import ImageReadError
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.structures import SegDataSample
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> list[SegDataSample]:
     failed = len(failures)
     results = []
     if images:
-        cfg = Config.fromfile(args.config)
+        cfg = load_config(args.config)
         apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
         model = init_model(cfg, args.checkpoint, device=args.device)
         out_dir = Path(args.out_dir)

@@ -24,6 +24,7 @@ from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.run_hooks import register_run_hooks
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     register_all_modules()
     setup_safe_checkpointing()
-    cfg = apply_args(Config.fromfile(args.config), args)
+    cfg = apply_args(load_config(args.config), args)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     register_run_hooks(runner, allow_partial_load=bool(cfg.get('allow_partial_load', False)))

@@ -27,6 +27,7 @@ from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import ATOMIC_BACKEND, setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.resume import find_resumable_checkpoint, remove_stale_temporary_files
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> Runner:
     args = parse_args(argv)
     register_all_modules()
     setup_safe_checkpointing()
-    cfg = apply_args(Config.fromfile(args.config), args)
+    cfg = apply_args(load_config(args.config), args)
     # gloo instead of nccl without CUDA; under --launcher pytorch also creates the process group.
     # A killed run may have left the temporary file of a checkpoint write behind.
     remove_stale_temporary_files(cfg.work_dir)

@@ -43,6 +43,7 @@ from segtools.registry import MODELS
 from segtools.structures import SegDataSample
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import AtomicLocalBackend
+from segtools.utils.config_compat import load_config
 from segtools.visualization import SegLocalVisualizer, save_palette_png
 
 from .model_loading import load_weights, resolve_dataset_meta, revert_sync_batchnorm
@@ -62,7 +63,7 @@ class ImageReadError(SegtoolsError, ValueError):
 
 def _load_config(config: str | Path | Config) -> Config:
     if isinstance(config, str | Path):
-        return Config.fromfile(str(config))
+        return load_config(str(config))
     if isinstance(config, Config):
         return copy.deepcopy(config)  # the caller's config stays as it was
     raise TypeError(f'config must be a file path or a mmengine Config, got {type(config).__name__}')

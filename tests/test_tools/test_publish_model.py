@@ -24,6 +24,7 @@ def _trained_checkpoint() -> dict:
         'optimizer': {'state': {0: {'momentum_buffer': torch.ones(2, 3)}}, 'param_groups': [{'lr': 0.01}]},
         'param_schedulers': [{'last_step': 10}],
         'message_hub': {'runtime_info': {'iter': 10}},
+        'random_state': {'torch': torch.zeros(4, dtype=torch.uint8)},
     }
 
 

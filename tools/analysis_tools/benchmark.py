@@ -33,6 +33,7 @@ from segtools.errors import ConfigError
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules, setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.fileio import atomic_open
 
@@ -125,7 +126,7 @@ def write_json(path: str, result: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     """Run the tool; returns ``dict(fps_list, average_fps, std_fps, device, checkpoint, ...)``."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     apply_cfg_options(cfg, args.cfg_options)
     if 'test_dataloader' not in cfg:
         raise ConfigError(f'{args.config} has no test_dataloader to benchmark on')

@@ -13,13 +13,13 @@ Usage::
 import argparse
 import os.path as osp
 
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import segtools.datasets  # noqa: F401  (registers the datasets and transforms)
 from segtools.errors import ConfigError
 from segtools.registry import DATASETS
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.visualization.seg_local_visualizer import SegLocalVisualizer
 
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the tool; returns the number of samples drawn."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     if 'train_dataloader' not in cfg or 'dataset' not in cfg.train_dataloader:
         raise ConfigError(f'{args.config} has no train_dataloader.dataset to browse')

@@ -24,6 +24,7 @@ from mmengine.config import Config
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 
@@ -95,7 +96,7 @@ def median_frequency_weights(counts: np.ndarray, power: float = 0.5) -> np.ndarr
 def main(argv: list[str] | None = None) -> np.ndarray:
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     counts, classes = count_pixels(cfg)
     weights = median_frequency_weights(counts, args.power)

@@ -35,6 +35,7 @@ from segtools.evaluation.functional import confusion_matrix
 from segtools.registry import DATASETS, TRANSFORMS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.fileio import atomic_write_bytes
 
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     args = parse_args(argv)
     if not osp.isdir(args.prediction_path):
         raise FileNotFoundError(f'prediction folder {args.prediction_path!r} does not exist')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     if 'test_dataloader' not in cfg or 'dataset' not in cfg.test_dataloader:
         raise ConfigError(f'{args.config} has no test_dataloader.dataset to take the ground truth from')

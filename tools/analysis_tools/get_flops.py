@@ -25,6 +25,7 @@ from segtools.errors import ConfigError
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the tool; returns the complexity dict of :func:`count`."""
     args = parse_args(argv)
     shape = (args.shape[0], args.shape[-1])
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     register_all_modules()
     model = build_model(cfg)

@@ -7,9 +7,8 @@ import argparse
 import os
 import sys
 
-from mmengine.config import Config
-
 from segtools.utils.cli import add_debug_argument, run_tool
+from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 
 
@@ -27,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isfile(args.config):
         print(f'print_config: config file {args.config!r} does not exist', file=sys.stderr)
         return 2
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     # Printed as written: no log line about dataloaders mixed into the config text.
     apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
     print(cfg.pretty_text)

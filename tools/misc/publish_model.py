@@ -7,8 +7,8 @@ Usage::
 
 The checkpoint is loaded weights-only (a file that needs code-running globals is refused).
 Kept: ``state_dict`` and ``meta`` (and any other key a tool added). Dropped: ``optimizer``
-(as MMSegmentation's ``publish_model.py``) and also ``param_schedulers`` and ``message_hub``:
-they only serve ``--resume``, which a published model is not for, and the message hub carries
+(as MMSegmentation's ``publish_model.py``) and also ``param_schedulers``, ``message_hub`` and
+``random_state``: they only serve ``--resume``, which a published model is not for, and the message hub carries
 the whole training log. The file is written to a temporary name in the output folder, hashed,
 then renamed atomically to ``<stem>-<sha256[:8]>.pth``; the final path and the full sha256
 are printed (the hash prefix is what download checks compare against).
@@ -30,7 +30,7 @@ from segtools.utils.cli import run_tool
 from segtools.utils.fileio import atomic_write_bytes
 
 # Resume-only state removed from a published checkpoint.
-TRAINING_STATE_KEYS = ('optimizer', 'param_schedulers', 'message_hub')
+TRAINING_STATE_KEYS = ('optimizer', 'param_schedulers', 'message_hub', 'random_state')
 HASH_PREFIX_LEN = 8
 
 

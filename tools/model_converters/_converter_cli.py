@@ -22,6 +22,7 @@ from segtools.models.converters import (
     check_against_model,
     unwrap_state_dict,
 )
+from segtools.utils.config_compat import load_config
 from segtools.utils.fileio import atomic_open
 
 __all__ = [
@@ -44,13 +45,12 @@ def model_state_from_config(config: str | Path, backbone_only: bool) -> dict[str
         backbone_only: Build ``model.backbone`` when the config's model has one (for
             backbone checkpoints, whose keys carry no ``backbone.`` prefix).
     """
-    from mmengine.config import Config
 
     from segtools.registry import MODELS
     from segtools.utils import register_all_modules
 
     register_all_modules()
-    cfg = Config.fromfile(str(config))
+    cfg = load_config(str(config))
     model_cfg = cfg.model
     if backbone_only and 'backbone' in model_cfg:
         model_cfg = model_cfg.backbone
