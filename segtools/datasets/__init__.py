@@ -7,8 +7,10 @@ from .brain_atlas import BrainAtlasDataset
 from .cityscapes import CityscapesDataset
 from .coco21 import COCO21Dataset
 from .coco_stuff import COCOStuffDataset
+from .dark_zurich import DarkZurichDataset
 from .image_folder import ImageFolderDataset
 from .minc import MINCDataset
+from .night_driving import NightDrivingDataset
 from .pascal_context import PascalContextDataset
 from .pascal_context59 import PascalContextDataset59
 from .validation import DatasetError, DatasetNotFoundError, check_label_values, map_labels
@@ -21,10 +23,12 @@ __all__ = [
     'CityscapesDataset',
     'COCO21Dataset',
     'COCOStuffDataset',
+    'DarkZurichDataset',
     'DatasetError',
     'DatasetNotFoundError',
     'ImageFolderDataset',
     'MINCDataset',
+    'NightDrivingDataset',
     'PascalContextDataset',
     'PascalContextDataset59',
     'PascalVOCDataset',
