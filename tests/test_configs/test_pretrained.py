@@ -92,7 +92,8 @@ def test_parse_fits():
 
 def test_expected_weights_table():
     assert _expected_weights(dict(type='ResNetV1c', depth=101, stem_channels=64)) == 'resnet101_v1c'
-    assert _expected_weights(dict(type='ResNetV1c', depth=50)) == 'resnet50s'  # segtools' default stem is 128
+    assert _expected_weights(dict(type='ResNetV1c', depth=50)) == 'resnet50_v1c'  # the default stem is mmseg's 64
+    assert _expected_weights(dict(type='ResNetV1c', depth=50, stem_channels=128)) == 'resnet50s'
     assert _expected_weights(dict(type='ResNeSt', depth=269)) == 'resnest269'
     with pytest.raises(AssertionError, match='stem_channels=32'):
         _expected_weights(dict(type='ResNetV1c', depth=18, stem_channels=32))

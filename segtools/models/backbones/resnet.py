@@ -14,8 +14,13 @@ from mmengine.model import BaseModule
 from mmengine.model.weight_init import constant_init
 from torch import nn
 
-from segtools.models.backbones.utils import check_frozen_stages, freeze_stages, set_norm_eval
-from segtools.models.layers.res_layer import BasicBlock, Bottleneck, ResLayer
+from segtools.models.backbones.utils import (
+    check_frozen_stages,
+    check_no_dcn_or_plugins,
+    freeze_stages,
+    set_norm_eval,
+)
+from segtools.models.layers.res_layer import STYLES, BasicBlock, Bottleneck, ResLayer
 from segtools.models.layers.rf_conv import RFConv2d
 from segtools.registry import MODELS
 
@@ -33,6 +38,13 @@ class ResNet(BaseModule):
     ``base_channels * 2**i * expansion`` output channels and output stride
     ``4 * prod(strides[:i + 1])``.
 
+    Every argument of mmseg's ``ResNet`` is accepted with mmseg's meaning; ``dcn``,
+    ``stage_with_dcn`` and ``plugins`` only with their empty defaults (segtools has
+    no deformable conv and no plugin layers). Differences from mmseg: the default
+    ``zero_init_residual`` (False here, True in mmseg; here it also applies with a
+    non-pretrained ``init_cfg``), and outputs follow the order of ``out_indices``
+    (mmseg returns them in stage order).
+
     Output stride 8 as in PyTorch-Encoding (``dilated=True``): ``strides=(1, 2, 1,
     1)``, ``dilations=(1, 1, 2, 4)``, ``contract_dilation=True`` (its first blocks
     of the d=2 and d=4 stages use dilations 1 and 2). Output stride 16:
@@ -47,6 +59,8 @@ class ResNet(BaseModule):
         strides: Stride of each stage.
         dilations: Dilation of each stage.
         out_indices: Stages whose outputs are returned, in order.
+        style: Where a Bottleneck puts its stride: ``'pytorch'`` on the 3x3 conv,
+            ``'caffe'`` on the first 1x1 conv (BasicBlock is unaffected).
         deep_stem: Three 3x3 convs instead of the 7x7 conv (ResNet-C).
         avg_down: Average-pool shortcut projections (ResNet-D).
         frozen_stages: Freeze the stem (0) and stages ``1..frozen_stages``
@@ -56,22 +70,32 @@ class ResNet(BaseModule):
         norm_cfg: Norm config.
         norm_eval: Keep every batch norm in eval mode (frozen statistics) in
             ``train()``.
+        dcn: mmseg's deformable conv config; only ``None``.
+        stage_with_dcn: mmseg's per-stage deformable conv switches; only all False.
+        plugins: mmseg's block plugins; only ``None`` (or empty).
         contract_dilation: Halve the dilation of the first block of a dilated stage.
         multi_grid: Dilation of each block of the last stage (absolute rates, as
             in mmseg); length = number of blocks of that stage.
+        with_cp: Gradient checkpointing of every residual block while training
+            (saves memory, costs a second forward of each block in backward).
         groups: Cardinality of the 3x3 convs (ResNeXt).
         base_width: Width per group of the 3x3 convs at 64 planes (ResNeXt).
         radix: Split-attention splits (ResNeSt); 0 for plain convs.
         reduction_factor: Reduction of the split-attention MLP.
         avd: Average-pool downsampling inside the first block of every stage after
-            the first (ResNeSt), also when dilation replaces the stride.
+            the first (PyTorch-Encoding's ResNeSt), also when dilation replaces the
+            stride (then a stride-1 3x3 pool).
         avd_first: Pool before the 3x3 conv rather than after it.
+        avg_down_stride: mmseg's ResNeSt option: only blocks whose 3x3 conv has a
+            stride (``style='pytorch'``, stride > 1) move it to a 3x3 average pool;
+            exclusive with ``avd``.
         rectified_conv: Use ``RFConv2d`` for the padded stem and 3x3 convs.
         rectify_avg: ``average_mode`` of ``RFConv2d``.
         dropblock_prob: DropBlock probability in the last two stages; 0 for none.
         final_drop: Dropout before the classifier.
         zero_init_residual: Zero-initialise the last norm of every block in
-            ``init_weights`` (PyTorch-Encoding's ``last_gamma``).
+            ``init_weights`` unless pretrained (PyTorch-Encoding's ``last_gamma``;
+            mmseg defaults to True).
         num_classes: With ``> 0``, a global pool + linear classifier on the last
             stage and ``forward`` returns logits (for ImageNet variants).
         pretrained: Checkpoint to load in ``init_weights`` (exclusive with
@@ -98,20 +122,26 @@ class ResNet(BaseModule):
         strides: Sequence[int] = (1, 2, 2, 2),
         dilations: Sequence[int] = (1, 1, 1, 1),
         out_indices: Sequence[int] = (0, 1, 2, 3),
+        style: str = 'pytorch',
         deep_stem: bool = False,
         avg_down: bool = False,
         frozen_stages: int = -1,
         conv_cfg: dict | None = None,
         norm_cfg: dict | None = None,
         norm_eval: bool = False,
+        dcn: dict | None = None,
+        stage_with_dcn: Sequence[bool] = (False, False, False, False),
+        plugins: Sequence[dict] | None = None,
         contract_dilation: bool = False,
         multi_grid: Sequence[int] | None = None,
+        with_cp: bool = False,
         groups: int = 1,
         base_width: int = 64,
         radix: int = 0,
         reduction_factor: int = 4,
         avd: bool = False,
         avd_first: bool = False,
+        avg_down_stride: bool = False,
         rectified_conv: bool = False,
         rectify_avg: bool = False,
         dropblock_prob: float = 0.0,
@@ -122,6 +152,8 @@ class ResNet(BaseModule):
         init_cfg: dict | list[dict] | None = None,
     ) -> None:
         name = type(self).__name__
+        if pretrained is not None and not isinstance(pretrained, str):
+            raise TypeError(f'{name}: pretrained must be a checkpoint path (str) or None, got {pretrained!r}')
         if pretrained is not None and init_cfg is not None:
             raise ValueError(f'{name}: give pretrained or init_cfg, not both')
         if pretrained is not None:
@@ -143,6 +175,8 @@ class ResNet(BaseModule):
         if not out_indices or any(not 0 <= i < num_stages for i in out_indices):
             raise ValueError(f'{name}: out_indices {tuple(out_indices)} must be non-empty and in 0..{num_stages - 1}')
         check_frozen_stages(name, frozen_stages, num_stages)
+        check_no_dcn_or_plugins(name, dcn, stage_with_dcn, plugins)
+        _check_block_options(name, style, avd, avg_down_stride, with_cp, dropblock_prob)
         block, stage_blocks = self.arch_settings[depth]
         stage_blocks = stage_blocks[:num_stages]
         bottleneck_only = dict(
@@ -150,6 +184,7 @@ class ResNet(BaseModule):
             base_width=base_width != 64,
             radix=radix > 0,
             avd=avd,
+            avg_down_stride=avg_down_stride,
             dropblock_prob=dropblock_prob > 0,
             rectified_conv=rectified_conv,
         )
@@ -170,9 +205,11 @@ class ResNet(BaseModule):
         spatial_conv_cfg = dict(type=RFConv2d, average_mode=rectify_avg) if rectified_conv else conv_cfg
 
         self._make_stem(in_channels, stem_channels, spatial_conv_cfg, norm_cfg)
-        block_kwargs = dict(conv3x3_cfg=spatial_conv_cfg) if block is Bottleneck else {}
+        block_kwargs: dict = dict(with_cp=with_cp)
         if block is Bottleneck:
             block_kwargs.update(
+                conv3x3_cfg=spatial_conv_cfg,
+                style=style,
                 groups=groups,
                 base_width=base_width,
                 radix=radix,
@@ -186,6 +223,9 @@ class ResNet(BaseModule):
         for i, num_blocks in enumerate(stage_blocks):
             stride, dilation = strides[i], dilations[i]
             extra = dict(dropblock_prob=dropblock_prob) if dropblock_prob > 0 and i >= 2 else {}
+            # avd pools in every later stage (PyTorch-Encoding); avg_down_stride only where
+            # the 3x3 conv would carry a stride (mmseg).
+            stage_avd = (avd and (stride > 1 or i > 0)) or (avg_down_stride and stride > 1 and style == 'pytorch')
             layer = ResLayer(
                 block,
                 num_blocks,
@@ -196,7 +236,7 @@ class ResNet(BaseModule):
                 avg_down=avg_down,
                 contract_dilation=contract_dilation,
                 multi_grid=multi_grid if i == num_stages - 1 else None,
-                avd=avd and (stride > 1 or i > 0),
+                avd=stage_avd,
                 conv_cfg=conv_cfg,
                 norm_cfg=norm_cfg,
                 **block_kwargs,
@@ -286,3 +326,25 @@ class ResNet(BaseModule):
         if mode and self.norm_eval:
             set_norm_eval(self)
         return self
+
+
+def _check_block_options(
+    name: str, style: str, avd: bool, avg_down_stride: bool, with_cp: bool, dropblock_prob: float
+) -> None:
+    """Refuses unknown styles and the block options that contradict each other."""
+    if style not in STYLES:
+        raise ValueError(
+            f"{name}: style must be 'pytorch' (stride on the 3x3 conv) or 'caffe' (on the 1x1 conv), got {style!r}"
+        )
+    if avd and avg_down_stride:
+        raise ValueError(f'{name}: give avd (PyTorch-Encoding) or avg_down_stride (mmseg), not both')
+    if avd and style == 'caffe':
+        raise ValueError(
+            f"{name}: avd moves the 3x3 conv's stride to a pool, but style='caffe' puts the stride on the "
+            "first 1x1 conv; use style='pytorch', or avg_down_stride (no pool in caffe style, as mmseg)"
+        )
+    if with_cp and dropblock_prob > 0:
+        raise ValueError(
+            f"{name}: with_cp recomputes each block in backward, which would advance DropBlock's "
+            'drop-probability schedule twice per step; use with_cp or dropblock_prob, not both'
+        )

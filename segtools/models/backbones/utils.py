@@ -1,4 +1,5 @@
-"""Freezing helpers shared by backbones: mmseg's ``frozen_stages`` and ``norm_eval``.
+"""Helpers shared by backbones: mmseg's ``frozen_stages`` and ``norm_eval``, and the
+refusal of mmseg options segtools does not implement (``dcn``, ``plugins``).
 
 A backbone lists its stages as groups of modules, the stem first, validates
 ``frozen_stages`` with :func:`check_frozen_stages` in ``__init__``, and calls
@@ -29,6 +30,41 @@ def check_frozen_stages(owner: str, frozen_stages: int, num_stages: int) -> None
         raise ValueError(
             f'{owner}: frozen_stages must be in -1..{num_stages} (-1: none, 0: the stem, '
             f'k: the stem and stages 1..k), got {frozen_stages}'
+        )
+
+
+def check_no_dcn_or_plugins(
+    owner: str, dcn: dict | None, stage_with_dcn: Sequence[bool], plugins: Sequence[dict] | None
+) -> None:
+    """Accepts only the empty values of mmseg's deformable-conv and plugin options.
+
+    mmseg's ResNet family takes ``dcn``/``stage_with_dcn`` (deformable convs from
+    ``mmcv.ops``) and ``plugins`` (mmcv plugin layers inserted into the blocks);
+    segtools never imports ``mmcv.ops`` and has no plugin mechanism, so configs may
+    pass the defaults (``None``, all ``False``, ``None`` or ``[]``) and nothing else.
+
+    Args:
+        owner: Class name for the error message.
+        dcn: Deformable conv config; must be ``None``.
+        stage_with_dcn: Per-stage deformable-conv switches; must all be ``False``.
+        plugins: Plugin configs; must be ``None`` or empty.
+
+    Raises:
+        ValueError: Naming the option and why it is refused.
+    """
+    if dcn is not None:
+        raise ValueError(
+            f"{owner}: dcn={dcn!r} needs mmcv.ops' deformable convolution, which segtools does not ship; use dcn=None"
+        )
+    if any(stage_with_dcn):
+        raise ValueError(
+            f'{owner}: stage_with_dcn={tuple(stage_with_dcn)} asks for deformable convolution (mmcv.ops), '
+            'which segtools does not ship; leave every stage False'
+        )
+    if plugins:
+        raise ValueError(
+            f'{owner}: plugins={plugins!r} would insert mmcv plugin layers into the residual blocks, '
+            'which segtools does not support; use plugins=None'
         )
 
 

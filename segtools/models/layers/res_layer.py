@@ -12,29 +12,50 @@ PyTorch-Encoding and mmseg load key by key.
 """
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from .drop_block import DropBlock2D
 from .splat_conv import SplAtConv2d
 
 # ResNeSt's DropBlock size.
 DROPBLOCK_SIZE = 3
+# Where a Bottleneck puts its stride: the 3x3 conv ('pytorch') or the first 1x1 conv ('caffe').
+STYLES = ('pytorch', 'caffe')
+
+
+def maybe_checkpoint(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, enabled: bool) -> torch.Tensor:
+    """Runs ``forward(x)``, through activation checkpointing when ``enabled`` and ``x`` requires grad.
+
+    Checkpointing keeps only the block's input and recomputes its activations in the
+    backward pass (``torch.utils.checkpoint``, non-reentrant, RNG state restored), so
+    outputs and gradients are those of the plain call. The recomputation runs batch
+    norms in training mode once more, so their running statistics see each batch
+    twice, as with mmseg's ``with_cp``.
+    """
+    if enabled and x.requires_grad:
+        return checkpoint(forward, x, use_reentrant=False)
+    return forward(x)
 
 
 class BasicBlock(nn.Module):
     """Two 3x3 convs with an identity (or projected) shortcut; ResNet-18/34.
 
+    As in mmseg (and mmdet), only the first conv is dilated: the second keeps
+    dilation 1, so mmseg's dilated ResNet-18/34 weights compute the same features.
+
     Args:
         in_channels: Input channels ``C_in``.
         planes: Output channels ``C`` (``expansion == 1``).
         stride: Stride of the first conv.
-        dilation: Dilation (and padding) of both convs.
+        dilation: Dilation (and padding) of the first conv.
         downsample: Shortcut projection, or ``None`` for the identity.
+        with_cp: Checkpoint the block while training (see :func:`maybe_checkpoint`).
         conv_cfg: Config of the 3x3 convs.
         norm_cfg: Norm config.
 
@@ -53,17 +74,19 @@ class BasicBlock(nn.Module):
         stride: int = 1,
         dilation: int = 1,
         downsample: nn.Module | None = None,
+        with_cp: bool = False,
         conv_cfg: dict | None = None,
         norm_cfg: dict | None = None,
     ) -> None:
         super().__init__()
         norm_cfg = dict(type='BN') if norm_cfg is None else norm_cfg
+        self.with_cp = with_cp
         self.conv1 = build_conv_layer(
             conv_cfg, in_channels, planes, 3, stride=stride, padding=dilation, dilation=dilation, bias=False
         )
         self.norm1_name, norm1 = build_norm_layer(norm_cfg, planes, postfix=1)
         self.add_module(self.norm1_name, norm1)
-        self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=dilation, dilation=dilation, bias=False)
+        self.conv2 = build_conv_layer(conv_cfg, planes, planes, 3, padding=1, bias=False)
         self.norm2_name, norm2 = build_norm_layer(norm_cfg, planes, postfix=2)
         self.add_module(self.norm2_name, norm2)
         self.downsample = downsample
@@ -82,6 +105,9 @@ class BasicBlock(nn.Module):
         return self.norm2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return maybe_checkpoint(self._forward, x, self.with_cp and self.training)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = F.relu(self.norm1(self.conv1(x)), inplace=True)
         out = self.norm2(self.conv2(out))
@@ -94,15 +120,19 @@ class Bottleneck(nn.Module):
     The 3x3 conv has ``width = int(planes * base_width / 64) * groups`` channels
     (torchvision's and PyTorch-Encoding's rule; ``width == planes`` for a plain
     ResNet). With ``radix > 0`` it is a :class:`SplAtConv2d` (which carries its own
-    norm), else a conv + norm. With ``avd`` the block's stride moves from the 3x3
-    conv to a 3x3 average pool after it (before it with ``avd_first``).
+    norm), else a conv + norm. The block's stride sits on the 3x3 conv
+    (``style='pytorch'``) or on the first 1x1 conv (``style='caffe'``, mmseg's
+    meaning). With ``avd`` the 3x3 conv's stride moves to a 3x3 average pool after
+    it (before it with ``avd_first``).
 
     Args:
         in_channels: Input channels ``C_in``.
         planes: Base channels; the output has ``C = 4 * planes``.
-        stride: Stride of the block (the 3x3 conv's, or the pool's with ``avd``).
+        stride: Stride of the block (the 3x3 conv's, the first 1x1 conv's with
+            ``style='caffe'``, or the pool's with ``avd``).
         dilation: Dilation (and padding) of the 3x3 conv.
         downsample: Shortcut projection, or ``None`` for the identity.
+        style: ``'pytorch'`` or ``'caffe'``: where the stride sits.
         groups: Cardinality of the 3x3 conv.
         base_width: Width per group at ``planes == 64``.
         radix: Splits of the split-attention conv; 0 for a plain conv.
@@ -110,6 +140,7 @@ class Bottleneck(nn.Module):
         avd: Downsample with a 3x3 average pool instead of the conv's stride.
         avd_first: Pool before the 3x3 conv rather than after it.
         dropblock_prob: DropBlock after each norm; 0 for none.
+        with_cp: Checkpoint the block while training (see :func:`maybe_checkpoint`).
         conv_cfg: Config of the 1x1 convs.
         conv3x3_cfg: Config of the padded 3x3 conv (e.g. ``RFConv2d``); defaults to
             ``conv_cfg``.
@@ -130,6 +161,7 @@ class Bottleneck(nn.Module):
         stride: int = 1,
         dilation: int = 1,
         downsample: nn.Module | None = None,
+        style: str = 'pytorch',
         groups: int = 1,
         base_width: int = 64,
         radix: int = 0,
@@ -137,11 +169,19 @@ class Bottleneck(nn.Module):
         avd: bool = False,
         avd_first: bool = False,
         dropblock_prob: float = 0.0,
+        with_cp: bool = False,
         conv_cfg: dict | None = None,
         conv3x3_cfg: dict | None = None,
         norm_cfg: dict | None = None,
     ) -> None:
         super().__init__()
+        if style not in STYLES:
+            raise ValueError(f'Bottleneck: style must be one of {STYLES}, got {style!r}')
+        if avd and style == 'caffe':
+            raise ValueError(
+                "Bottleneck: avd moves the 3x3 conv's stride to a pool, but style='caffe' puts the stride "
+                'on the first 1x1 conv'
+            )
         norm_cfg = dict(type='BN') if norm_cfg is None else norm_cfg
         conv3x3_cfg = conv_cfg if conv3x3_cfg is None else conv3x3_cfg
         width = int(planes * base_width / 64) * groups
@@ -149,12 +189,14 @@ class Bottleneck(nn.Module):
         self.radix = radix
         self.avd_first = avd_first
         self.dropblock_prob = dropblock_prob
+        self.with_cp = with_cp
 
-        self.conv1 = build_conv_layer(conv_cfg, in_channels, width, 1, bias=False)
+        conv1_stride = stride if style == 'caffe' else 1
+        self.conv1 = build_conv_layer(conv_cfg, in_channels, width, 1, stride=conv1_stride, bias=False)
         self.norm1_name, norm1 = build_norm_layer(norm_cfg, width, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.avd_layer = nn.AvgPool2d(3, stride, padding=1) if avd else None
-        conv2_stride = 1 if avd else stride
+        conv2_stride = 1 if avd or style == 'caffe' else stride
         if radix > 0:
             self.conv2 = SplAtConv2d(
                 width,
@@ -218,6 +260,9 @@ class Bottleneck(nn.Module):
         return x if layer is None else layer(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return maybe_checkpoint(self._forward, x, self.with_cp and self.training)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         out = self._maybe(self.dropblock1, self.norm1(self.conv1(x)))
         out = F.relu(out, inplace=True)
@@ -260,8 +305,9 @@ class ResLayer(nn.Sequential):
         avd: Average-pool downsampling (``Bottleneck`` ``avd``) in the first block.
         conv_cfg: Conv config of the blocks and the shortcut.
         norm_cfg: Norm config.
-        **block_kwargs: Further arguments of every block (e.g. ``groups``,
-            ``radix``, ``conv3x3_cfg``); the block rejects unknown ones.
+        **block_kwargs: Further arguments of every block (e.g. ``with_cp``,
+            ``style``, ``groups``, ``radix``, ``conv3x3_cfg``); the block rejects
+            unknown ones.
 
     Shape:
         - Input: ``(N, C_in, H, W)``.

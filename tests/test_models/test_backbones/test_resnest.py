@@ -96,7 +96,62 @@ def test_classification_head_with_final_drop():
 
 
 def test_errors_name_the_problem():
-    with pytest.raises(ValueError, match='50, 101, 200, 269'):
-        ResNeSt(152)
+    with pytest.raises(ValueError, match='50, 101, 152, 200, 269'):
+        ResNeSt(34)
     with pytest.raises(TypeError, match='bottleneck_widht'):
         ResNeSt(50, bottleneck_widht=64)
+
+
+def test_depth_152_as_in_mmseg():
+    with torch.device('meta'):
+        model = ResNeSt(152)
+    assert [len(getattr(model, name)) for name in model.res_layers] == [3, 8, 36, 3]
+    assert model.out_channels == (256, 512, 1024, 2048)
+
+
+@pytest.mark.parametrize('output_stride', [8, 32])
+def test_avg_down_stride_pools_only_the_strided_blocks(output_stride):
+    # mmseg's avg_down_stride: no pool where dilation replaces the stride (avd pools there).
+    strides, dilations, contract = OUTPUT_STRIDES[output_stride]
+    kwargs = dict(strides=strides, dilations=dilations, contract_dilation=contract, **TINY)
+    model = ResNeSt(50, avg_down_stride=True, **kwargs)
+    firsts = [getattr(model, name)[0] for name in model.res_layers]
+    assert [b.avd_layer is not None for b in firsts] == [False] + [s > 1 for s in strides[1:]]
+    assert all(b.conv2.conv.stride == (1, 1) for b in firsts)
+    outs = model(torch.randn(2, 3, 32, 32))
+    assert [o.shape[-1] for o in outs] == [32 // s for s in model.out_strides]
+
+
+def test_avg_down_stride_false_strides_the_split_attention_conv():
+    model = ResNeSt(50, avg_down_stride=False, **TINY)
+    assert all(b.avd_layer is None for name in model.res_layers for b in getattr(model, name))
+    assert model.layer2[0].conv2.conv.stride == (2, 2)
+
+
+def test_caffe_style():
+    with pytest.raises(ValueError, match="avd moves the 3x3 conv's stride .* style='caffe'"):
+        ResNeSt(50, style='caffe', **TINY)
+    model = ResNeSt(50, style='caffe', avg_down_stride=True, **TINY)
+    assert model.layer2[0].conv1.stride == (2, 2) and model.layer2[0].avd_layer is None
+    assert model.out_strides == (4, 8, 16, 32)
+
+
+@pytest.mark.parametrize('groups,base_width,planes_to_width', [(1, 4, 1), (2, 4, 1), (2, 8, 2), (4, 4, 2)])
+def test_mmseg_base_width_is_measured_at_base_channels(groups, base_width, planes_to_width):
+    # mmseg: width = planes * base_width // base_channels * groups, or planes with groups=1.
+    model = ResNeSt(50, groups=groups, base_width=base_width, base_channels=8, stem_channels=16)
+    for i, name in enumerate(model.res_layers):
+        assert getattr(model, name)[0].conv2.channels == 8 * 2**i * planes_to_width
+
+
+def test_mmseg_arguments_exclude_their_pytorch_encoding_twins():
+    with pytest.raises(ValueError, match='bottleneck_width .* or base_width .*, not both'):
+        ResNeSt(50, bottleneck_width=32, base_width=4)
+    with pytest.raises(ValueError, match='avd .* or avg_down_stride .*, not both'):
+        ResNeSt(50, avd=True, avg_down_stride=True)
+
+
+def test_zero_init_residual_is_last_gamma():
+    model = ResNeSt(50, zero_init_residual=True, **TINY)
+    model.init_weights()
+    assert all(torch.all(b.norm3.weight == 0) for name in model.res_layers for b in getattr(model, name))

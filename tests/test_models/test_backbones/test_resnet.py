@@ -184,3 +184,142 @@ def test_misspelt_argument_raises_type_error():
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ResNet(**kwargs)
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_caffe_style_puts_the_stride_on_the_first_1x1_conv(depth):
+    model = ResNet(depth, style='caffe', **TINY)
+    first = model.layer2[0]
+    if depth == 50:
+        assert first.conv1.stride == (2, 2) and first.conv2.stride == (1, 1)
+        assert ResNet(depth, **TINY).layer2[0].conv2.stride == (2, 2)
+    else:  # BasicBlock: unaffected, its first conv is the 3x3 one.
+        assert first.conv1.stride == (2, 2) and first.conv1.kernel_size == (3, 3)
+    assert model.out_strides == (4, 8, 16, 32)
+    check_outputs(model, model(torch.randn(1, 3, 64, 64)), 64)
+
+
+def test_basic_block_stages_dilate_only_the_first_conv_of_each_block():
+    strides, dilations, contract = OUTPUT_STRIDES[8]
+    model = ResNet(18, strides=strides, dilations=dilations, contract_dilation=contract, **TINY)
+    assert [b.conv1.dilation for b in model.layer4] == [(2, 2), (4, 4)]
+    assert {b.conv2.dilation for name in model.res_layers for b in getattr(model, name)} == {(1, 1)}
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+@pytest.mark.parametrize('frozen_stages', [-1, 0])
+def test_with_cp_gives_the_same_outputs_and_gradients(depth, frozen_stages):
+    results = []
+    for with_cp in (False, True):
+        torch.manual_seed(0)
+        model = ResNet(depth, with_cp=with_cp, frozen_stages=frozen_stages, **TINY).train()
+        outs = model(torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
+        sum((o * o).mean() for o in outs).backward()
+        grads = {k: p.grad for k, p in model.named_parameters() if p.requires_grad}
+        results.append(([o.detach() for o in outs], grads))
+    (outs_a, grads_a), (outs_b, grads_b) = results
+    assert all(b.with_cp for name in model.res_layers for b in getattr(model, name))
+    for a, b in zip(outs_a, outs_b, strict=True):
+        torch.testing.assert_close(b, a)
+    assert grads_a and grads_a.keys() == grads_b.keys()
+    for key, grad in grads_a.items():
+        assert grad is not None
+        torch.testing.assert_close(grads_b[key], grad)
+
+
+def test_mmseg_empty_dcn_and_plugin_options_are_accepted():
+    model = ResNet(50, dcn=None, stage_with_dcn=(False, False, False, False), plugins=None, **TINY)
+    assert model.out_channels == (32, 64, 128, 256)
+    ResNet(18, plugins=[], stage_with_dcn=(False, False), **TINY)
+
+
+@pytest.mark.parametrize(
+    'kwargs,message',
+    [
+        (dict(dcn=dict(type='DCN', deform_groups=1)), r"dcn=.* needs mmcv\.ops' deformable convolution"),
+        (dict(stage_with_dcn=(False, True, True, True)), r'stage_with_dcn=.* asks for deformable convolution'),
+        (
+            dict(plugins=[dict(cfg=dict(type='ContextBlock'), position='after_conv3')]),
+            'plugins=.* not support',
+        ),
+        (dict(style='tf'), r"style must be 'pytorch' .* or 'caffe' .*, got 'tf'"),
+        (dict(avd=True, avg_down_stride=True), 'avd .* or avg_down_stride .*, not both'),
+        (dict(avd=True, style='caffe'), "avd moves the 3x3 conv's stride .* style='caffe'"),
+        (dict(with_cp=True, dropblock_prob=0.1), 'with_cp .* DropBlock'),
+        (dict(depth=18, avg_down_stride=True), r"BasicBlock, which does not support \['avg_down_stride'\]"),
+    ],
+)
+def test_mmseg_options_refused_with_the_reason(kwargs, message):
+    kwargs = dict(depth=50, **TINY) | kwargs
+    with pytest.raises(ValueError, match=message):
+        ResNet(**kwargs)
+
+
+def test_pretrained_must_be_a_path():
+    with pytest.raises(TypeError, match='pretrained must be a checkpoint path'):
+        ResNet(18, pretrained=dict(checkpoint='x.pth'), **TINY)
+
+
+def test_avg_down_stride_pools_only_strided_blocks():
+    strides, dilations, contract = OUTPUT_STRIDES[8]
+    model = ResNet(50, radix=2, avg_down_stride=True, strides=strides, dilations=dilations, **TINY)
+    firsts = [getattr(model, name)[0] for name in model.res_layers]
+    assert [b.avd_layer is not None for b in firsts] == [False, True, False, False]
+    assert firsts[1].conv2.conv.stride == (1, 1) and firsts[2].conv2.conv.stride == (1, 1)
+    # caffe style: the stride sits on the 1x1 conv, so there is nothing to pool (mmseg).
+    caffe = ResNet(50, radix=2, avg_down_stride=True, style='caffe', **TINY)
+    assert all(b.avd_layer is None for name in caffe.res_layers for b in getattr(caffe, name))
+    assert caffe.layer2[0].conv1.stride == (2, 2)
+
+
+# Backbone sections of mmseg 1.x configs (fcn, pspnet, deeplabv3, upernet, danet, encnet,
+# fastfcn, resnest), as mmengine merges them, with the channels and strides mmseg gives.
+MMSEG_D8 = dict(
+    num_stages=4,
+    out_indices=(0, 1, 2, 3),
+    dilations=(1, 1, 2, 4),
+    strides=(1, 2, 1, 1),
+    norm_cfg=dict(type='SyncBN', requires_grad=True),
+    norm_eval=False,
+    style='pytorch',
+    contract_dilation=True,
+)
+MMSEG_BACKBONES = [
+    (dict(type='ResNetV1c', depth=50, **MMSEG_D8), (256, 512, 1024, 2048), (4, 8, 8, 8)),
+    (dict(type='ResNetV1c', depth=18, **MMSEG_D8), (64, 128, 256, 512), (4, 8, 8, 8)),
+    (
+        dict(type='ResNetV1c', depth=101, **MMSEG_D8 | dict(dilations=(1, 1, 1, 2), strides=(1, 2, 2, 1))),
+        (256, 512, 1024, 2048),
+        (4, 8, 16, 16),
+    ),
+    (
+        dict(type='ResNetV1c', depth=50, multi_grid=(1, 2, 4), **MMSEG_D8 | dict(dilations=(1, 1, 1, 2))),
+        (256, 512, 1024, 2048),
+        (4, 8, 8, 8),
+    ),
+    (
+        dict(type='ResNet', depth=50, **MMSEG_D8 | dict(dilations=(1, 1, 1, 1), strides=(1, 2, 2, 2))),
+        (256, 512, 1024, 2048),
+        (4, 8, 16, 32),
+    ),
+    (
+        dict(
+            type='ResNeSt',
+            depth=101,
+            stem_channels=128,
+            radix=2,
+            reduction_factor=4,
+            avg_down_stride=True,
+            **MMSEG_D8,
+        ),
+        (256, 512, 1024, 2048),
+        (4, 8, 8, 8),
+    ),
+]
+
+
+@pytest.mark.parametrize('cfg,channels,strides', MMSEG_BACKBONES)
+def test_mmseg_config_backbones_build(cfg, channels, strides):
+    with DefaultScope.overwrite_default_scope('segtools'), torch.device('meta'):
+        model = MODELS.build(dict(cfg, pretrained=None))
+    assert model.out_channels == channels and model.out_strides == strides

@@ -7,16 +7,22 @@ from torch import nn
 from segtools.models.backbones.resnet_v1c import ResNetV1c
 
 
-def test_deep_stem_widths_default_to_pytorch_encoding():
+def test_deep_stem_widths_default_to_mmseg():
     model = ResNetV1c(50)
     convs = [m for m in model.stem if isinstance(m, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.stride) for c in convs] == [
-        (3, 64, (2, 2)),
-        (64, 64, (1, 1)),
-        (64, 128, (1, 1)),
+        (3, 32, (2, 2)),
+        (32, 32, (1, 1)),
+        (32, 64, (1, 1)),
     ]
-    assert model.layer1[0].conv1.in_channels == 128
+    assert model.layer1[0].conv1.in_channels == 64
     assert not hasattr(model, 'conv1')
+
+
+def test_pytorch_encoding_stem_is_128_wide():
+    model = ResNetV1c(50, stem_channels=128)
+    convs = [m for m in model.stem if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128] and model.layer1[0].conv1.in_channels == 128
 
 
 @pytest.mark.parametrize('depth', [18, 50])

@@ -43,8 +43,8 @@ RESNEST_SOURCE = dict(stem_width=32, avg_down=True, radix=2, avd=True)
 
 BACKBONE_CASES = [
     # (arch, source options, segtools backbone config)
-    ('resnet50s', dict(stem_width=64), dict(type='ResNetV1c', depth=50)),
-    ('resnet50s', dict(stem_width=64, dilated=True), dict(type='ResNetV1c', depth=50, **DILATED)),
+    ('resnet50s', dict(stem_width=64), dict(type='ResNetV1c', depth=50, stem_channels=128)),
+    ('resnet50s', dict(stem_width=64, dilated=True), dict(type='ResNetV1c', depth=50, stem_channels=128, **DILATED)),
     ('resnest50', dict(RESNEST_SOURCE, dilated=True), dict(type='ResNeSt', depth=50, **DILATED)),
 ]
 
@@ -64,7 +64,7 @@ def test_missing_num_batches_tracked_is_filled():
     state = SourceResNet(stem_width=64).state_dict()
     old = {key: value for key, value in state.items() if not key.endswith('num_batches_tracked')}
     converted = encoding.convert(old, 'resnet50s')
-    assert shapes(converted) == shapes(build(dict(type='ResNetV1c', depth=50)).state_dict())
+    assert shapes(converted) == shapes(build(dict(type='ResNetV1c', depth=50, stem_channels=128)).state_dict())
     assert converted['stem.7.num_batches_tracked'].item() == 0
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from segtools.models.layers import res_layer
 from segtools.models.layers.drop_block import DropBlock2D
 from segtools.models.layers.res_layer import BasicBlock, Bottleneck, ResLayer
 from segtools.models.layers.rf_conv import RFConv2d
@@ -93,3 +94,76 @@ def test_rectified_conv3x3_and_dropblock():
 def test_unknown_block_argument_raises_type_error():
     with pytest.raises(TypeError, match='radixx'):
         ResLayer(Bottleneck, 1, 16, 4, radixx=2)
+
+
+@pytest.mark.parametrize('style,conv1_stride,conv2_stride', [('pytorch', 1, 2), ('caffe', 2, 1)])
+@pytest.mark.parametrize('radix', [0, 2])
+def test_style_places_the_stride(style, conv1_stride, conv2_stride, radix):
+    block = Bottleneck(16, 4, stride=2, style=style, radix=radix, downsample=nn.Conv2d(16, 16, 1, stride=2))
+    conv2 = block.conv2.conv if radix else block.conv2
+    assert block.conv1.stride == (conv1_stride, conv1_stride)
+    assert conv2.stride == (conv2_stride, conv2_stride)
+    assert block(torch.randn(2, 16, 9, 9)).shape == (2, 16, 5, 5)
+
+
+def test_caffe_style_is_refused_with_avd_and_unknown_styles():
+    with pytest.raises(ValueError, match="avd.*style='caffe'"):
+        Bottleneck(16, 4, stride=2, avd=True, style='caffe')
+    with pytest.raises(ValueError, match=r"style must be one of \('pytorch', 'caffe'\), got 'tf'"):
+        Bottleneck(16, 4, style='tf')
+
+
+def test_basic_block_dilates_only_its_first_conv():
+    # mmseg's BasicBlock: the second conv keeps dilation 1 (weights of mmseg's dilated R-18/34).
+    block = BasicBlock(8, 8, dilation=4)
+    assert block.conv1.dilation == (4, 4) and block.conv1.padding == (4, 4)
+    assert block.conv2.dilation == (1, 1) and block.conv2.padding == (1, 1)
+    assert block(torch.randn(1, 8, 7, 7)).shape == (1, 8, 7, 7)
+
+
+def twin_layers(block, **kwargs) -> tuple[ResLayer, ResLayer]:
+    """Two stages with equal weights, the second checkpointing its blocks."""
+    torch.manual_seed(0)
+    plain = ResLayer(block, 2, 8, 4, stride=2, with_cp=False, **kwargs)
+    cp = ResLayer(block, 2, 8, 4, stride=2, with_cp=True, **kwargs)
+    cp.load_state_dict(plain.state_dict())
+    return plain, cp
+
+
+@pytest.mark.parametrize(
+    'block,kwargs',
+    [(BasicBlock, {}), (Bottleneck, {}), (Bottleneck, dict(radix=2, avd=True)), (Bottleneck, dict(style='caffe'))],
+)
+def test_with_cp_gives_the_same_outputs_and_gradients(block, kwargs, monkeypatch):
+    calls = []
+    real = res_layer.checkpoint
+    monkeypatch.setattr(res_layer, 'checkpoint', lambda *a, **k: calls.append(1) or real(*a, **k))
+    plain, cp = twin_layers(block, **kwargs)
+    results = []
+    for layer in (plain, cp):
+        x = torch.randn(2, 8, 9, 9, generator=torch.Generator().manual_seed(1), requires_grad=True)
+        out = layer.train()(x)
+        (out * torch.arange(out.numel()).reshape(out.shape).sin()).sum().backward()
+        results.append((out.detach(), x.grad, [p.grad for p in layer.parameters()]))
+    assert len(calls) == 2  # one per block, only in the with_cp layer
+    (out_a, gx_a, gp_a), (out_b, gx_b, gp_b) = results
+    torch.testing.assert_close(out_b, out_a)
+    torch.testing.assert_close(gx_b, gx_a)
+    assert gp_a and all(g is not None for g in gp_a + gp_b)
+    for a, b in zip(gp_a, gp_b, strict=True):
+        torch.testing.assert_close(b, a)
+
+
+def test_with_cp_only_checkpoints_in_training_with_grad(monkeypatch):
+    calls = []
+    real = res_layer.checkpoint
+    monkeypatch.setattr(res_layer, 'checkpoint', lambda *a, **k: calls.append(1) or real(*a, **k))
+    _, cp = twin_layers(Bottleneck)
+    cp.eval()(torch.randn(1, 8, 8, 8, requires_grad=True))
+    assert calls == []
+    # An input without grad (frozen stem) skips the first block; the second block's
+    # input carries the first block's parameters' grad.
+    cp.train()(torch.randn(1, 8, 8, 8))
+    assert len(calls) == 1
+    cp.train()(torch.randn(1, 8, 8, 8, requires_grad=True))
+    assert len(calls) == 3
