@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registration)
     losses,
     model_store,  # noqa: F401  (registers segtools:// and the weights-only checkpoint loaders)
     necks,
+    samplers,
     segmentors,
 )
 from .data_preprocessor import SegDataPreProcessor

@@ -9,6 +9,7 @@ from .enc_head import EncHead
 from .fcfpn_head import FCFPNHead
 from .fcn_head import FCNHead
 from .psp_head import PSPHead
+from .sep_aspp_head import DepthwiseSeparableASPPHead
 from .uper_head import UPerHead
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     'ASPPHead',
     'ATTENHead',
     'DAHead',
+    'DepthwiseSeparableASPPHead',
     'DRANHead',
     'EncHead',
     'FCFPNHead',

@@ -23,8 +23,9 @@ class ASPPHead(BaseDecodeHead):
     - a float (PyTorch-Encoding, 0.5): a 1x1 ConvModule to ``channels``, ``Dropout2d`` with
       that ratio, then a 3x3 ConvModule.
 
-    Both use ``dilations=(1, 12, 24, 36)`` at output stride 8 (1 is the 1x1 branch);
-    MMSegmentation's class default for output stride 16 is ``(1, 6, 12, 18)``.
+    Both use ``dilations=(1, 12, 24, 36)`` at output stride 8 (1 is the 1x1 branch), which
+    their configs spell out; the class default is MMSegmentation's, ``(1, 6, 12, 18)`` (output
+    stride 16), so an mmseg config that leaves it out means the same here.
 
     Args:
         in_channels: Channels of the selected input (a sequence with ``'resize_concat'``).
@@ -43,7 +44,7 @@ class ASPPHead(BaseDecodeHead):
         in_channels: int | Sequence[int],
         channels: int,
         *,
-        dilations: Sequence[int] = (1, 12, 24, 36),
+        dilations: Sequence[int] = (1, 6, 12, 18),
         project_dropout_ratio: float | None = None,
         **kwargs,
     ) -> None:

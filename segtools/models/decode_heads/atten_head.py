@@ -48,8 +48,9 @@ class ATTENHead(BaseDecodeHead):
         num_codes: Codewords of the EncModule.
         kq_transform: ACF query/key projection (``'conv'``, ``'ffn'``, ``'dffn'``).
         input_transform: :class:`BaseDecodeHead`'s input selection.
-        loss_se_decode: Config of the SE loss, called as ``loss(se_logits, seg_label,
-            ignore_index=...)``.
+        loss_se_decode: Config of the SE loss: segtools' ``SELoss`` or MMSegmentation's
+            ``CrossEntropyLoss(use_sigmoid=True)`` against the class presence (see
+            :meth:`BaseDecodeHead._build_se_loss`).
         **kwargs: Other :class:`BaseDecodeHead` arguments.
 
     Shape:
@@ -112,7 +113,7 @@ class ATTENHead(BaseDecodeHead):
         )
         self.enc_module = EncModule(self.channels, num_codes, **cfgs) if with_enc else None
         self.se_layer = nn.Linear(self.channels, self.num_classes) if use_se_loss else None
-        self.loss_se_decode = MODELS.build(loss_se_decode) if use_se_loss else None
+        self.loss_se_decode = self._build_se_loss(loss_se_decode) if use_se_loss else None
 
     def _forward_both(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Seg logits ``(N, out_channels, H, W)`` and SE logits ``(N, num_classes)`` (or ``None``)."""
@@ -140,8 +141,6 @@ class ATTENHead(BaseDecodeHead):
         seg_logits, se_logits = self._forward_both(inputs)
         losses = self.loss_by_feat(seg_logits, batch_data_samples)
         if se_logits is not None:
-            seg_label = self._stack_batch_gt(batch_data_samples).squeeze(1).long()
-            name = self.loss_se_decode.loss_name
-            se = self.loss_se_decode(se_logits, seg_label, ignore_index=self.ignore_index)
-            losses[name] = losses.get(name, 0) + se
+            for name, value in self._se_loss_by_feat(self.loss_se_decode, se_logits, batch_data_samples).items():
+                losses[name] = losses.get(name, 0) + value
         return losses

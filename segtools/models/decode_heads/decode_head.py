@@ -8,10 +8,12 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
-from segtools.registry import MODELS
+from segtools.registry import MODELS, TASK_UTILS
 from segtools.structures import SampleList
 
 from ..losses.accuracy import accuracy
+from ..losses.cross_entropy_loss import CrossEntropyLoss
+from ..losses.se_loss import SELoss, class_presence
 from ..utils import resize
 
 INPUT_TRANSFORMS = (None, 'resize_concat', 'multiple_select')
@@ -23,8 +25,10 @@ DEFAULT_ACT = dict(type='ReLU')
 class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     """Owns what every decode head shares: input selection, ``cls_seg``, losses, prediction.
 
-    MMSegmentation's semantics. A subclass writes ``__init__`` and :meth:`forward`
-    (features -> logits via :meth:`_transform_inputs` and :meth:`cls_seg`).
+    MMSegmentation's semantics and arguments. A subclass writes ``__init__`` and
+    :meth:`forward` (features -> logits via :meth:`_transform_inputs` and :meth:`cls_seg`);
+    heads with EncNet's SE branch build its loss with :meth:`_build_se_loss` and add it with
+    :meth:`_se_loss_by_feat`.
 
     Args:
         in_channels: Channels of the selected input(s): an int with
@@ -43,7 +47,11 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
             first one and concatenate) or ``'multiple_select'`` (a list of maps).
         loss_decode: A loss config or a list of them; losses sharing a
             ``loss_name`` are summed.
-        ignore_index: Label ignored by the losses and the accuracy.
+        ignore_index: Label ignored by the losses and the accuracy (an int; mmseg's
+            ``None`` for its masked BCE is refused).
+        sampler: A pixel sampler config of ``TASK_UTILS`` (e.g. ``dict(type='OHEMPixelSampler',
+            thresh=0.7, min_kept=100000)``), built with ``context=self``; its per-pixel
+            weights multiply the decode losses.
         align_corners: ``align_corners`` of every bilinear resize.
         init_cfg: mmengine initialisation config.
     """
@@ -64,6 +72,7 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         input_transform: str | None = None,
         loss_decode: dict | Sequence[dict] = DEFAULT_LOSS,
         ignore_index: int = 255,
+        sampler: dict | None = None,
         align_corners: bool = False,
         init_cfg: dict | list[dict] | None = DEFAULT_INIT,
     ) -> None:
@@ -81,6 +90,11 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
 
         if num_classes < 1:
             raise ValueError(f'{name}: num_classes must be >= 1, got {num_classes}')
+        if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
+            raise ValueError(
+                f"{name}: ignore_index must be an int label (255 by default), got {ignore_index!r}; MMSegmentation's "
+                'None (for its masked BCE, use_mask=True) is not supported'
+            )
         if out_channels is None:
             if num_classes == 2:
                 warnings.warn(
@@ -105,6 +119,8 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         if not loss_cfgs or not all(isinstance(cfg, dict) for cfg in loss_cfgs):
             raise TypeError(f'{name}: loss_decode must be a dict or a non-empty list of dicts, got {loss_decode!r}')
         self.loss_decode = nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
+        # Not a module: a plain object that reads ignore_index and loss_decode from this head.
+        self.sampler = TASK_UTILS.build(sampler, default_args=dict(context=self)) if sampler is not None else None
 
         self.conv_seg = nn.Conv2d(channels, self.out_channels, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
@@ -204,10 +220,12 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         """
         seg_label = self._stack_batch_gt(batch_data_samples)
         seg_logits = resize(seg_logits, seg_label.shape[2:], align_corners=self.align_corners)
+        # Only with a sampler: losses without per-pixel weights (Dice, Lovasz) refuse any weight.
+        weight = {} if self.sampler is None else {'weight': self.sampler.sample(seg_logits, seg_label)}
         seg_label = seg_label.squeeze(1).long()
         losses: dict[str, torch.Tensor] = {}
         for loss_module in self.loss_decode:
-            value = loss_module(seg_logits, seg_label, ignore_index=self.ignore_index)
+            value = loss_module(seg_logits, seg_label, ignore_index=self.ignore_index, **weight)
             losses[loss_module.loss_name] = losses.get(loss_module.loss_name, 0) + value
         if self.out_channels == 1:
             # Binary mode: two-channel logits whose argmax is sigmoid(x) > threshold.
@@ -215,6 +233,57 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
             seg_logits = torch.cat([torch.zeros_like(margin), margin], dim=1)
         losses['acc_seg'] = accuracy(seg_logits, seg_label, ignore_index=self.ignore_index)
         return losses
+
+    def _build_se_loss(self, loss_se_decode: dict) -> nn.Module:
+        """Builds EncNet's SE loss in either of its two forms.
+
+        - segtools' ``SELoss``: called as ``loss(se_logits, seg_label, ignore_index=...)``.
+        - MMSegmentation's ``CrossEntropyLoss(use_sigmoid=True)``: binary cross-entropy between
+          the SE logits and the class-presence vector of each label map; logged as ``loss_se``
+          unless given another ``loss_name`` than ``'loss_ce'`` (mmseg always logs ``loss_se``).
+
+        Raises:
+            ValueError: naming ``loss_se_decode`` for any other loss or a form whose meaning
+                would differ from mmseg's.
+        """
+        name = type(self).__name__
+        loss = MODELS.build(loss_se_decode)
+        if isinstance(loss, SELoss):
+            return loss
+        if not isinstance(loss, CrossEntropyLoss):
+            raise ValueError(
+                f"{name}: loss_se_decode must be SELoss or CrossEntropyLoss(use_sigmoid=True) (MMSegmentation's "
+                f'form), got {type(loss).__name__}'
+            )
+        if not loss.use_sigmoid:
+            raise ValueError(
+                f'{name}: loss_se_decode CrossEntropyLoss needs use_sigmoid=True: the SE loss is a binary '
+                'cross-entropy per class against the classes present in the image'
+            )
+        if loss.class_weight is not None:
+            raise ValueError(
+                f'{name}: loss_se_decode.class_weight is not supported: MMSegmentation passes it to the BCE as '
+                "pos_weight (scaling only the 'class present' term), segtools' CrossEntropyLoss weighs whole "
+                'elements; drop it'
+            )
+        return loss
+
+    def _se_loss_by_feat(
+        self, loss_se: nn.Module, se_logits: torch.Tensor, batch_data_samples: SampleList
+    ) -> dict[str, torch.Tensor]:
+        """The SE loss of :meth:`_build_se_loss`'s module: ``{name: value}``.
+
+        Args:
+            loss_se: The built SE loss.
+            se_logits: Class-presence logits, shape ``(N, num_classes)``.
+            batch_data_samples: Samples with ``gt_sem_seg``.
+        """
+        seg_label = self._stack_batch_gt(batch_data_samples).squeeze(1).long()
+        if isinstance(loss_se, SELoss):
+            return {loss_se.loss_name: loss_se(se_logits, seg_label, ignore_index=self.ignore_index)}
+        presence = class_presence(seg_label, self.num_classes, self.ignore_index).to(se_logits.dtype)
+        key = 'loss_se' if loss_se.loss_name == 'loss_ce' else loss_se.loss_name
+        return {key: loss_se(se_logits, presence)}
 
     def predict_by_feat(self, seg_logits: torch.Tensor, batch_img_metas: list[dict]) -> torch.Tensor:
         """Resizes the logits to the padded input size (``pad_shape``, else ``img_shape``)."""

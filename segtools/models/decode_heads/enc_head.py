@@ -33,8 +33,9 @@ class EncHead(BaseDecodeHead):
         use_se_loss: Predict the classes present and add ``loss_se``.
         add_lateral: Fuse the other inputs into the bottleneck's output with
             :class:`LateralFusion` (PyTorch-Encoding's ``lateral``, used on Pascal datasets).
-        loss_se_decode: Config of the SE loss, called as ``loss(se_logits, seg_label,
-            ignore_index=...)``.
+        loss_se_decode: Config of the SE loss: segtools' ``SELoss`` or MMSegmentation's
+            ``CrossEntropyLoss(use_sigmoid=True)`` against the class presence (see
+            :meth:`BaseDecodeHead._build_se_loss`).
         **kwargs: :class:`BaseDecodeHead` arguments (``in_index`` a sequence).
 
     Shape:
@@ -54,8 +55,6 @@ class EncHead(BaseDecodeHead):
         **kwargs,
     ) -> None:
         super().__init__(in_channels, channels, input_transform='multiple_select', **kwargs)
-        if self.norm_cfg is None:
-            raise ValueError('EncHead: norm_cfg is required (EncModule normalises the codes with it)')
         common = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
         self.bottleneck = ConvModule(self.in_channels[-1], self.channels, 3, padding=1, **common)
         self.lateral_fuse = (
@@ -65,7 +64,7 @@ class EncHead(BaseDecodeHead):
         )
         self.enc_module = EncModule(self.channels, num_codes, **common)
         self.se_layer = nn.Linear(self.channels, self.num_classes) if use_se_loss else None
-        self.loss_se_decode = MODELS.build(loss_se_decode) if use_se_loss else None
+        self.loss_se_decode = self._build_se_loss(loss_se_decode) if use_se_loss else None
 
     def _forward_both(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Seg logits ``(N, out_channels, H, W)`` and SE logits ``(N, num_classes)`` (or ``None``)."""
@@ -85,8 +84,6 @@ class EncHead(BaseDecodeHead):
         seg_logits, se_logits = self._forward_both(inputs)
         losses = self.loss_by_feat(seg_logits, batch_data_samples)
         if se_logits is not None:
-            seg_label = self._stack_batch_gt(batch_data_samples).squeeze(1).long()
-            name = self.loss_se_decode.loss_name
-            se = self.loss_se_decode(se_logits, seg_label, ignore_index=self.ignore_index)
-            losses[name] = losses.get(name, 0) + se
+            for name, value in self._se_loss_by_feat(self.loss_se_decode, se_logits, batch_data_samples).items():
+                losses[name] = losses.get(name, 0) + value
         return losses

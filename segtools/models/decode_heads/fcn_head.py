@@ -52,8 +52,11 @@ class FCNHead(BaseDecodeHead):
         **kwargs,
     ) -> None:
         super().__init__(in_channels, channels, **kwargs)
-        if num_convs < 0 or kernel_size % 2 == 0:
-            raise ValueError(f'FCNHead: need num_convs >= 0 and an odd kernel_size, got {num_convs}, {kernel_size}')
+        if num_convs < 0 or kernel_size % 2 == 0 or not isinstance(dilation, int) or dilation < 1:
+            raise ValueError(
+                'FCNHead: need num_convs >= 0, an odd kernel_size and an int dilation >= 1, got '
+                f'num_convs={num_convs}, kernel_size={kernel_size}, dilation={dilation!r}'
+            )
         if num_convs == 0 and self.in_channels != self.channels:
             raise ValueError(
                 f'FCNHead: num_convs=0 needs in_channels == channels, got {self.in_channels}, {self.channels}'

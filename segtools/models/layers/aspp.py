@@ -4,7 +4,7 @@ Segmentation", Chen et al., 2017: DeepLabV3)."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from torch import nn
 
 from .ppm import ImagePooling
@@ -16,9 +16,10 @@ _RELU = dict(type='ReLU')
 class ASPP(nn.Module):
     """Parallel branches over one feature map, concatenated: image pooling, then one per dilation.
 
-    A dilation of 1 gives a 1x1 conv, any other a 3x3 atrous conv with that rate. DeepLabV3 at
-    output stride 8 uses dilations (1, 12, 24, 36): the 1x1 branch plus rates 12, 24, 36
-    (PyTorch-Encoding and MMSegmentation's ``-d8`` configs alike).
+    A dilation of 1 gives a 1x1 conv, any other a 3x3 atrous conv with that rate (with
+    ``separable``, DeepLabV3+'s depthwise separable one: a depthwise 3x3 and a pointwise 1x1,
+    each with norm and activation). DeepLabV3 at output stride 8 uses dilations (1, 12, 24, 36):
+    the 1x1 branch plus rates 12, 24, 36 (PyTorch-Encoding and MMSegmentation's ``-d8`` configs).
 
     Args:
         in_channels: Input channels ``C``.
@@ -28,6 +29,7 @@ class ASPP(nn.Module):
         norm_cfg: Norm config of the branches.
         act_cfg: Activation config of the branches.
         align_corners: ``align_corners`` of the image-pooling upsampling.
+        separable: Depthwise separable atrous branches (DeepLabV3+).
 
     Shape:
         - Input: ``(N, C, H, W)``.
@@ -45,6 +47,7 @@ class ASPP(nn.Module):
         norm_cfg: dict | None = None,
         act_cfg: dict | None = _RELU,
         align_corners: bool = False,
+        separable: bool = False,
     ) -> None:
         super().__init__()
         if not dilations or any(d < 1 for d in dilations):
@@ -54,16 +57,12 @@ class ASPP(nn.Module):
         self.image_pool = ImagePooling(
             in_channels, channels, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, align_corners=align_corners
         )
+        common = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.branches = nn.ModuleList(
-            ConvModule(
-                in_channels,
-                channels,
-                1 if d == 1 else 3,
-                padding=0 if d == 1 else d,
-                dilation=d,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg,
+            ConvModule(in_channels, channels, 1, **common)
+            if d == 1
+            else (DepthwiseSeparableConvModule if separable else ConvModule)(
+                in_channels, channels, 3, padding=d, dilation=d, **common
             )
             for d in self.dilations
         )

@@ -11,13 +11,18 @@ from .encoding import Encoding
 _RELU = dict(type='ReLU')
 _BN = dict(type='BN')
 
-# Norms that have a separate 1-d variant in mmcv; others (SyncBN, GN, ...) take (N, C, L) as is.
-_NORM_1D = {'BN': 'BN1d', 'BN2d': 'BN1d', 'IN': 'IN1d', 'IN2d': 'IN1d'}
 
+def _norm_1d_cfg(norm_cfg: dict | None) -> dict:
+    """The 1-d counterpart of a 2-d ``norm_cfg``, for the ``(N, K, D)`` codes (MMSegmentation's rule).
 
-def _norm_1d_cfg(norm_cfg: dict) -> dict:
-    """The 1-d counterpart of a 2-d ``norm_cfg``, for the ``(N, K, D)`` codes."""
-    return {**norm_cfg, 'type': _NORM_1D.get(norm_cfg['type'], norm_cfg['type'])}
+    ``'BN'``/``'IN'`` get ``'1d'``, a ``'2d'`` in the name becomes ``'1d'`` (``'BN2d'``), others
+    (SyncBN, GN, ...) take ``(N, C, L)`` as is; without a norm the codes still get ``BN1d``.
+    """
+    if norm_cfg is None:
+        return dict(type='BN1d')
+    norm_type = norm_cfg['type']
+    norm_type = norm_type + '1d' if norm_type in ('BN', 'IN') else norm_type.replace('2d', '1d')
+    return {**norm_cfg, 'type': norm_type}
 
 
 class EncModule(nn.Module):
@@ -33,7 +38,8 @@ class EncModule(nn.Module):
         num_codes: Number of codewords ``K``.
         conv_cfg: Conv config of the projection.
         norm_cfg: Norm config of the projection; its 1-d counterpart normalises the codes
-            (``'BN'`` -> ``'BN1d'``; SyncBN is used as is).
+            (``'BN'`` -> ``'BN1d'``; SyncBN is used as is; ``None``: no norm in the
+            projection and ``BN1d`` for the codes, as MMSegmentation).
         act_cfg: Activation config of the projection.
 
     Shape:
@@ -47,7 +53,7 @@ class EncModule(nn.Module):
         num_codes: int,
         *,
         conv_cfg: dict | None = None,
-        norm_cfg: dict = _BN,
+        norm_cfg: dict | None = _BN,
         act_cfg: dict | None = _RELU,
     ) -> None:
         super().__init__()

@@ -8,12 +8,18 @@ from .utils import check_loss_name, check_reduction
 class BaseLoss(nn.Module):
     """Holds ``loss_weight``, ``loss_name`` and (when the loss has one) ``reduction``.
 
+    Class attribute ``takes_pixel_weight`` says whether ``forward`` takes a per-pixel
+    ``weight`` (what a decode head's pixel sampler produces); losses that are not a sum over
+    pixels (Dice, Lovasz) set it to ``False``, so a sampler refuses them at build time.
+
     Args:
         loss_weight: Factor applied to the loss value.
         loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
         reduction: ``'none'``, ``'mean'`` or ``'sum'``; ``None`` for losses that
             always return a scalar.
     """
+
+    takes_pixel_weight: bool = True
 
     def __init__(self, loss_weight: float, loss_name: str, reduction: str | None = None) -> None:
         super().__init__()

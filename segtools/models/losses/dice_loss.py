@@ -27,6 +27,9 @@ class DiceLoss(BaseLoss):
         loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
     """
 
+    # A ratio of sums over pixels: a per-pixel weight has no meaning.
+    takes_pixel_weight = False
+
     def __init__(
         self,
         smooth: float = 1.0,

@@ -41,7 +41,7 @@ def reduce_loss(
     Args:
         loss: Element-wise losses, any shape.
         reduction: ``'none'`` (returned as is), ``'sum'`` or ``'mean'``.
-        avg_factor: Divisor of ``'mean'`` instead of ``loss.numel()``.
+        avg_factor: Divisor of ``'mean'`` instead of ``loss.numel()`` (an error with ``'sum'``).
 
     Returns:
         ``loss`` or a scalar.
@@ -49,6 +49,8 @@ def reduce_loss(
     if reduction == 'none':
         return loss
     if reduction == 'sum':
+        if avg_factor is not None:
+            raise ValueError("avg_factor divides a 'mean'; it cannot be used with reduction='sum'")
         return loss.sum()
     if reduction != 'mean':
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
@@ -97,6 +99,7 @@ def cross_entropy(
     ignore_index: int = 255,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
+    avg_factor: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     """Softmax cross-entropy with MMSegmentation's averaging.
 
@@ -113,6 +116,7 @@ def cross_entropy(
         ignore_index: Label that contributes nothing.
         reduction: ``'none'`` (shape ``(N, *)``), ``'mean'`` or ``'sum'``.
         avg_non_ignore: Average over the valid elements only.
+        avg_factor: Divisor of ``'mean'``, overriding both of the above.
 
     Returns:
         The loss, a scalar unless ``reduction='none'``.
@@ -123,8 +127,7 @@ def cross_entropy(
         class_weight = class_weight.to(pred)
     loss = F.cross_entropy(pred, target, weight=class_weight, reduction='none', ignore_index=ignore_index)
     loss = _apply_weight(loss, weight)
-    avg_factor = None
-    if reduction == 'mean' and avg_non_ignore:
+    if avg_factor is None and reduction == 'mean' and avg_non_ignore:
         avg_factor = _valid_weight_sum(target, class_weight, ignore_index, pred.dtype)
     return reduce_loss(loss, reduction, avg_factor)
 
@@ -138,34 +141,61 @@ def binary_cross_entropy(
     ignore_index: int = 255,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
+    avg_factor: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     """Sigmoid cross-entropy (binary cross-entropy with logits), ignored elements excluded.
 
-    With one channel (binary segmentation, ``out_channels=1``) the target is 0/1 and
-    ``class_weight`` has two entries, the weights of labels 0 and 1. With ``C > 1`` channels
-    the target is one-hot encoded, each channel is an independent sigmoid and
-    ``class_weight`` has ``C`` entries, one per channel. ``'mean'`` divides by all elements
-    of the element-wise loss or, with ``avg_non_ignore``, by the summed element weights of the
-    valid elements.
+    Three forms of ``target``:
+
+    - class indices ``(N, *)`` with one channel (binary segmentation, ``out_channels=1``):
+      the target is 0/1 and ``class_weight`` has two entries, the weights of labels 0 and 1;
+    - class indices ``(N, *)`` with ``C > 1`` channels: the target is one-hot encoded, each
+      channel is an independent sigmoid and ``class_weight`` has ``C`` entries;
+    - per-channel targets of ``pred``'s shape ``(N, C, *)`` (multi-label, e.g. EncNet's class
+      presence in MMSegmentation's SE loss): 0/1 (or soft) targets, an element is ignored
+      where its target is negative or ``ignore_index``; ``class_weight`` has ``C`` entries.
+
+    ``class_weight`` multiplies the whole element loss (MMSegmentation passes it to the BCE as
+    ``pos_weight`` instead, which only scales the positive term). ``'mean'`` divides by all
+    elements of the element-wise loss or, with ``avg_non_ignore``, by the summed element
+    weights of the valid elements.
 
     Args:
         pred: Logits, shape ``(N, C, *)``.
-        target: Class indices, shape ``(N, *)``.
-        class_weight: Weights, shape ``(2,)`` when ``C == 1`` else ``(C,)``.
-        weight: Per-element weights, shape ``(N, *)``.
+        target: Class indices, shape ``(N, *)``, or per-channel targets, shape ``(N, C, *)``.
+        class_weight: Weights, shape ``(2,)`` for class indices with ``C == 1``, else ``(C,)``.
+        weight: Per-element weights, shape ``(N, *)`` (``(N, C, *)`` for per-channel targets).
         ignore_index: Label that contributes nothing.
         reduction: ``'none'``, ``'mean'`` or ``'sum'``.
         avg_non_ignore: Average over the valid elements only.
+        avg_factor: Divisor of ``'mean'``, overriding both of the above.
 
     Returns:
-        The loss: a scalar, or with ``reduction='none'`` shape ``(N, *)`` when ``C == 1``
-        and ``(N, C, *)`` otherwise.
+        The loss: a scalar, or with ``reduction='none'`` shape ``(N, *)`` for class indices
+        with ``C == 1`` and ``(N, C, *)`` otherwise.
     """
+    num_channels = pred.shape[1] if pred.dim() >= 2 else 0
+    if target.shape == pred.shape:
+        check_class_weight(class_weight, num_channels)
+        valid = (target >= 0) & (target != ignore_index)
+        labels = torch.where(valid, target, torch.zeros_like(target)).to(pred.dtype)
+        element_weight = valid.to(pred.dtype)
+        if class_weight is not None:
+            element_weight = element_weight * class_weight.to(pred).view(1, -1, *[1] * (pred.dim() - 2))
+        loss = F.binary_cross_entropy_with_logits(pred, labels, reduction='none') * element_weight
+        loss = _apply_weight(loss, weight)
+        if avg_factor is None and reduction == 'mean' and avg_non_ignore:
+            avg_factor = element_weight.sum()
+        return reduce_loss(loss, reduction, avg_factor)
     check_target(pred, target)
-    num_channels = pred.shape[1]
     valid, index = _split_ignored(target, ignore_index)
     element_weight = valid.unsqueeze(1).to(pred.dtype)
     if num_channels == 1:
+        if class_weight is not None and class_weight.numel() == 1:
+            raise ValueError(
+                'class_weight of a single-channel sigmoid prediction needs 2 entries (the weights of labels 0 '
+                "and 1), got 1; MMSegmentation's one-entry form is the BCE pos_weight, which segtools does not take"
+            )
         check_class_weight(class_weight, 2)
         labels = index.unsqueeze(1).to(pred.dtype)
         if class_weight is not None:
@@ -181,7 +211,8 @@ def binary_cross_entropy(
         loss = _apply_weight(loss, weight.unsqueeze(1).expand_as(loss))
     if num_channels == 1:
         loss = loss.squeeze(1)
-    avg_factor = element_weight.sum() if reduction == 'mean' and avg_non_ignore else None
+    if avg_factor is None and reduction == 'mean' and avg_non_ignore:
+        avg_factor = element_weight.sum()
     return reduce_loss(loss, reduction, avg_factor)
 
 

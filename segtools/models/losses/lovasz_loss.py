@@ -29,6 +29,9 @@ class LovaszLoss(BaseLoss):
         loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
     """
 
+    # A loss over sorted errors, not a sum over pixels: a per-pixel weight has no meaning.
+    takes_pixel_weight = False
+
     def __init__(
         self,
         loss_type: str = 'multi_class',

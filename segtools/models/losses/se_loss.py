@@ -66,6 +66,9 @@ class SELoss(BaseLoss):
         loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
     """
 
+    # One value per image and class, not per pixel.
+    takes_pixel_weight = False
+
     def __init__(self, loss_weight: float = 0.2, loss_name: str = 'loss_se') -> None:
         super().__init__(loss_weight, loss_name)
 

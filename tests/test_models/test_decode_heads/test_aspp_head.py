@@ -6,9 +6,10 @@ from torch import nn
 from segtools.models.decode_heads.aspp_head import ASPPHead  # noqa: F401  (registers it)
 
 
-def test_default_dilations_are_output_stride_8(build_head):
+def test_default_dilations_are_mmsegs(build_head):
+    # MMSegmentation's class default (output stride 16): an mmseg config leaving it out means the same.
     head = build_head(dict(type='ASPPHead', in_channels=16, channels=4))
-    assert head.aspp.dilations == (1, 12, 24, 36)
+    assert head.aspp.dilations == (1, 6, 12, 18)
 
 
 def test_mmseg_fusion(feats, build_head):

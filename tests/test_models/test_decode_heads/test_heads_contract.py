@@ -13,6 +13,7 @@ from segtools.registry import MODELS
 HEAD_MODULES = (
     'fcn_head',
     'psp_head',
+    'sep_aspp_head',
     'enc_head',
     'aspp_head',
     'uper_head',
@@ -28,6 +29,10 @@ MINIMAL = {
     'PSPHead': (dict(in_channels=16, channels=4), 3),
     'EncHead': (dict(in_channels=[8, 12, 16], in_index=[1, 2, 3], channels=8, num_codes=4), 3),
     'ASPPHead': (dict(in_channels=16, channels=4, dilations=(1, 2, 3)), 3),
+    'DepthwiseSeparableASPPHead': (
+        dict(in_channels=16, in_index=3, channels=4, c1_in_channels=4, c1_channels=2, dilations=(1, 2, 3)),
+        0,
+    ),
     'UPerHead': (dict(ALL_LEVELS, channels=8), 0),
     'FCFPNHead': (dict(ALL_LEVELS, channels=8, fpn_channels=4), 0),
     'DAHead': (dict(in_channels=16, channels=8), 3),

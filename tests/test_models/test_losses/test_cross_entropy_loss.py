@@ -211,3 +211,58 @@ def test_target_of_wrong_shape():
     pred, target = make_batch()
     with pytest.raises(ValueError, match='target must have shape'):
         CrossEntropyLoss()(pred, target[:, :2])
+
+
+def test_mmseg_signature_order():
+    # MMSegmentation's positional order: use_sigmoid, use_mask, reduction, class_weight, loss_weight, ...
+    loss = CrossEntropyLoss(False, False, 'sum', CLASS_WEIGHT, 0.5, 'loss_x', True)
+    assert (loss.reduction, loss.loss_weight, loss.loss_name, loss.avg_non_ignore) == ('sum', 0.5, 'loss_x', True)
+    assert loss.class_weight.tolist() == CLASS_WEIGHT
+
+
+def test_use_mask_is_refused_by_name():
+    assert not CrossEntropyLoss(use_mask=False).use_sigmoid
+    with pytest.raises(ValueError, match='use_mask=True'):
+        CrossEntropyLoss(use_mask=True)
+
+
+@pytest.mark.parametrize('use_sigmoid', [False, True])
+def test_reduction_override_and_avg_factor(use_sigmoid):
+    pred, target = make_batch()
+    loss = CrossEntropyLoss(use_sigmoid=use_sigmoid, loss_weight=0.5)
+    per_pixel = loss(pred, target, reduction_override='none')
+    torch.testing.assert_close(loss(pred, target, reduction_override='sum'), per_pixel.sum())
+    torch.testing.assert_close(loss(pred, target, avg_factor=7.0), per_pixel.sum() / 7.0)
+    torch.testing.assert_close(loss(pred, target), per_pixel.sum() / per_pixel.numel())
+    with pytest.raises(ValueError, match='reduction'):
+        loss(pred, target, reduction_override='avg')
+    with pytest.raises(ValueError, match='avg_factor'):
+        loss(pred, target, avg_factor=7.0, reduction_override='sum')
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_sigmoid_per_channel_targets(reduction):
+    # MMSegmentation's SE-loss form: (N, C) logits against a (N, C) 0/1 target, plain BCE.
+    generator = torch.Generator().manual_seed(4)
+    pred = torch.randn(3, 5, generator=generator, dtype=torch.float64)
+    target = torch.randint(0, 2, (3, 5), generator=generator)
+    expected = F.binary_cross_entropy_with_logits(pred, target.double(), reduction=reduction)
+    loss = CrossEntropyLoss(use_sigmoid=True, reduction=reduction)(pred, target)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(CrossEntropyLoss(use_sigmoid=True, reduction=reduction)(pred, target.double()), expected)
+
+
+def test_sigmoid_per_channel_targets_skip_ignored_elements():
+    pred = torch.randn(2, 3, dtype=torch.float64)
+    target = torch.tensor([[1, 0, IGNORE], [0, -1, 1]])
+    valid = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
+    elementwise = F.binary_cross_entropy_with_logits(pred, target.clamp(0, 1).double(), reduction='none') * valid
+    torch.testing.assert_close(CrossEntropyLoss(use_sigmoid=True)(pred, target), elementwise.sum() / 6)
+    loss = CrossEntropyLoss(use_sigmoid=True, avg_non_ignore=True)(pred, target)
+    torch.testing.assert_close(loss, elementwise.sum() / 4)
+
+
+def test_one_entry_sigmoid_class_weight_names_mmsegs_pos_weight():
+    pred, target = make_batch(num_classes=2)
+    with pytest.raises(ValueError, match='pos_weight'):
+        CrossEntropyLoss(use_sigmoid=True, class_weight=[2.0])(pred[:, :1], target)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.registry import DefaultScope
 
 from segtools.models.backbones.wide_resnet import WideResNet
@@ -79,3 +80,99 @@ def test_invalid_arguments():
         JPU((1,) * 6, 4)
     with pytest.raises(ValueError, match='expected 3 inputs'):
         JPU((8, 16, 32), 4)(_pyramid((8, 16), (8, 16)))
+
+
+MMSEG_ARGS = dict(
+    in_channels=(8, 16, 32),
+    mid_channels=4,
+    start_level=0,
+    end_level=-1,
+    dilations=(1, 2, 4, 8),
+    align_corners=False,
+    conv_cfg=None,
+    norm_cfg=dict(type='BN'),
+    act_cfg=dict(type='ReLU'),
+    init_cfg=None,
+)
+
+
+def test_mmseg_arguments_build_mmsegs_neck():
+    with DefaultScope.overwrite_default_scope('segtools'):
+        neck = MODELS.build(dict(type='JPU', **MMSEG_ARGS))
+    assert neck.channels == 4
+    assert neck.fused_levels == [0, 1, 2] and neck.passed_levels == [0, 1]
+    assert [m.conv.in_channels for m in neck.level_convs] == [8, 16, 32]  # finest first, as mmseg
+    assert neck.out_channels == (8, 16, 16) and neck.out_strides == (8, 16, 8)
+    inputs = _pyramid((8, 16, 32), (8, 16, 32))
+    outs = neck.eval()(inputs)
+    assert outs[0] is inputs[0] and outs[1] is inputs[1]
+    # mmseg's forward written out: every level conv, resized to the first, concatenated in order.
+    with torch.no_grad():
+        feats = [conv(x) for conv, x in zip(neck.level_convs, inputs, strict=True)]
+        feats = [feats[0]] + [F.interpolate(f, size=feats[0].shape[2:], mode='bilinear') for f in feats[1:]]
+        expected = torch.cat([branch(torch.cat(feats, 1)) for branch in neck.dilation_convs], 1)
+        torch.testing.assert_close(outs[2], expected)
+
+
+def _reverse_blocks(tensor, num_blocks, dim):
+    shape = tensor.shape
+    blocks = tensor.reshape(*shape[:dim], num_blocks, shape[dim] // num_blocks, *shape[dim + 1 :])
+    return blocks.flip(dim).reshape(shape)
+
+
+def test_fastfcn_and_mmseg_orders_differ_by_a_permutation_only():
+    fastfcn = JPU((8, 16, 32), 4, dilations=(1, 2)).eval()
+    mmseg = JPU((8, 16, 32), mid_channels=4, dilations=(1, 2)).eval()
+    for module in fastfcn.modules():  # non-trivial BN statistics
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    state = {}
+    for key, value in fastfcn.state_dict().items():
+        if key.startswith('level_convs.'):
+            index = int(key.split('.')[1])
+            key = f'level_convs.{2 - index}.' + key.split('.', 2)[2]
+        elif '.depthwise_conv.' in key and value.dim() >= 1:
+            value = _reverse_blocks(value, 3, 0)
+        elif key.endswith('pointwise_conv.conv.weight'):
+            value = _reverse_blocks(value, 3, 1)
+        state[key] = value
+    mmseg.load_state_dict(state)
+    inputs = _pyramid((8, 16, 32), (8, 16, 32))
+    with torch.no_grad():
+        torch.testing.assert_close(mmseg(inputs)[-1], fastfcn(inputs)[-1])
+
+
+def test_mmseg_start_and_end_levels():
+    neck = JPU((4, 8, 16, 32), mid_channels=4, start_level=1, dilations=(1,), in_strides=(4, 8, 16, 32))
+    assert neck.fused_levels == [1, 2, 3] and neck.passed_levels == [1, 2]
+    assert neck.out_channels == (8, 16, 4) and neck.out_strides == (8, 16, 8)
+    inputs = _pyramid((4, 8, 16, 32), (4, 8, 16, 32))
+    outs = neck(inputs)
+    assert outs[0] is inputs[1] and outs[1] is inputs[2] and outs[2].shape == (2, 4, 4, 4)
+
+    neck = JPU((4, 8, 16, 32), mid_channels=4, start_level=0, end_level=2, dilations=(1,), in_strides=(4, 8, 16, 32))
+    assert neck.fused_levels == [0, 1] and neck.passed_levels == [0]
+    assert neck.out_channels == (4, 4) and neck.out_strides == (4, 4)
+    outs = neck(inputs)
+    assert outs[0] is inputs[0] and outs[1].shape == (2, 4, 8, 8)
+
+
+def test_mmseg_spelling_defaults_to_every_level():
+    # mmseg's start_level=0: all four levels fused (the channels spelling fuses the last three).
+    neck = JPU((4, 8, 16, 32), mid_channels=4, in_strides=(4, 8, 16, 32))
+    assert neck.fused_levels == [0, 1, 2, 3] and neck.out_strides == (4, 8, 16, 4)
+    assert JPU((4, 8, 16, 32), channels=4).fused_levels == [3, 2, 1]
+
+
+def test_mmseg_arguments_refused_clearly():
+    with pytest.raises(ValueError, match='both channels=4 and mid_channels=8'):
+        JPU((8, 16, 32), 4, mid_channels=8)
+    with pytest.raises(ValueError, match='end_level'):
+        JPU((8, 16, 32), mid_channels=4, end_level=-2)
+    with pytest.raises(ValueError, match='end_level'):
+        JPU((8, 16, 32), mid_channels=4, end_level=4)
+    with pytest.raises(ValueError, match='start_level'):
+        JPU((8, 16, 32), mid_channels=4, start_level=2, end_level=2)
+    with pytest.raises(ValueError, match='at least 3 levels before end_level'):
+        JPU((8, 16, 32), 4, end_level=2)

@@ -1,0 +1,92 @@
+"""BaseDecodeHead takes every argument of MMSegmentation's, with its meaning, in every head."""
+
+import pytest
+import torch
+
+from .conftest import NUM_CLASSES
+from .test_heads_contract import HEADS, MINIMAL
+
+# MMSegmentation's BaseDecodeHead arguments, spelt out with non-default values where that is safe.
+MMSEG_BASE = dict(
+    out_channels=None,
+    threshold=None,
+    dropout_ratio=0.2,
+    conv_cfg=None,
+    act_cfg=dict(type='ReLU'),
+    ignore_index=255,
+    sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=16),
+    align_corners=False,
+    init_cfg=[dict(type='Normal', std=0.01, override=dict(name='conv_seg')), dict(type='Kaiming', layer='Conv2d')],
+)
+
+
+@pytest.mark.parametrize('name', HEADS)
+def test_every_mmseg_base_argument(name, feats, build_head, make_samples):
+    cfg, _ = MINIMAL[name]
+    head = build_head(dict(cfg, type=name, **MMSEG_BASE))
+    head.init_weights()
+    assert head.sampler is not None and head.sampler.context is head
+    losses = head.loss(feats, make_samples(), {})
+    total = sum(value for key, value in losses.items() if 'loss' in key)
+    assert torch.isfinite(total)
+    total.backward()
+
+
+@pytest.mark.parametrize('name', HEADS)
+def test_sampler_changes_every_decode_loss(name, feats, build_head, make_samples):
+    cfg, _ = MINIMAL[name]
+    torch.manual_seed(0)
+    plain = build_head(dict(cfg, type=name, dropout_ratio=0.0))
+    sampled = build_head(dict(cfg, type=name, dropout_ratio=0.0, sampler=dict(type='OHEMPixelSampler', min_kept=8)))
+    sampled.load_state_dict(plain.state_dict())
+    samples = make_samples()
+    with_sampler, without = sampled.loss(feats, samples, {}), plain.loss(feats, samples, {})
+    assert set(with_sampler) == set(without)
+    for key in without:
+        if key.endswith('loss_ce'):  # 0/1 weights over the same divisor: fewer pixels, smaller loss
+            assert with_sampler[key] < without[key], key
+
+
+def test_binary_sigmoid_head(feats, build_head, make_samples):
+    head = build_head(
+        dict(
+            type='FCNHead',
+            in_channels=16,
+            channels=8,
+            num_classes=2,
+            out_channels=1,
+            threshold=0.4,
+            loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True),
+        )
+    )
+    assert head.conv_seg.out_channels == 1 and head.threshold == 0.4
+    samples = make_samples()
+    for sample in samples:
+        sample.gt_sem_seg.data[sample.gt_sem_seg.data == 2] = 1
+    losses = head.loss(feats, samples, {})
+    assert torch.isfinite(losses['loss_ce']) and 0 <= losses['acc_seg'] <= 100
+
+
+@pytest.mark.parametrize(
+    'overrides, error, match',
+    [
+        (dict(ignore_index=None), ValueError, 'ignore_index.*None'),
+        (dict(out_channels=2), ValueError, 'out_channels'),
+        (dict(sampler=dict(type='OHEMPixelSampler', thresh=2.0)), ValueError, 'sampler.thresh'),
+        (dict(loss_decode=dict(type='DiceLoss'), sampler=dict(type='OHEMPixelSampler')), ValueError, 'DiceLoss'),
+        (dict(input_transform='concat'), ValueError, 'input_transform'),
+        (dict(dilation=0), ValueError, 'dilation'),
+    ],
+)
+def test_refusals_name_the_key(overrides, error, match, build_head):
+    with pytest.raises(error, match=match):
+        build_head(dict(type='FCNHead', in_channels=16, channels=8, **overrides))
+
+
+def test_resize_concat_and_multiple_select(feats, build_head):
+    concat = build_head(
+        dict(type='FCNHead', in_channels=[8, 12], in_index=[1, 2], channels=8, input_transform='resize_concat')
+    )
+    assert concat.in_channels == 20 and concat(feats).shape == (2, NUM_CLASSES, 8, 8)
+    select = build_head(dict(type='UPerHead', in_channels=[4, 8], in_index=[0, 1], channels=8))
+    assert select.input_transform == 'multiple_select' and select(feats).shape == (2, NUM_CLASSES, 16, 16)
