@@ -9,10 +9,14 @@ from .coco21 import COCO21Dataset
 from .coco_stuff import COCOStuffDataset
 from .dark_zurich import DarkZurichDataset
 from .image_folder import ImageFolderDataset
+from .isaid import iSAIDDataset
+from .isprs import ISPRSDataset
+from .loveda import LoveDADataset
 from .minc import MINCDataset
 from .night_driving import NightDrivingDataset
 from .pascal_context import PascalContextDataset
 from .pascal_context59 import PascalContextDataset59
+from .potsdam import PotsdamDataset
 from .validation import DatasetError, DatasetNotFoundError, check_label_values, map_labels
 from .voc import PascalVOCDataset
 
@@ -26,12 +30,16 @@ __all__ = [
     'DarkZurichDataset',
     'DatasetError',
     'DatasetNotFoundError',
+    'ISPRSDataset',
     'ImageFolderDataset',
+    'LoveDADataset',
     'MINCDataset',
     'NightDrivingDataset',
     'PascalContextDataset',
     'PascalContextDataset59',
     'PascalVOCDataset',
+    'PotsdamDataset',
     'check_label_values',
+    'iSAIDDataset',
     'map_labels',
 ]
