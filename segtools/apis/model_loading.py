@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -20,7 +21,7 @@ from segtools.errors import ConfigError
 from segtools.models.converters import unwrap_state_dict
 from segtools.registry import DATASETS
 from segtools.utils.checkpoint import load_from_local_safe, setup_safe_checkpointing
-from segtools.utils.state_dict_check import CheckpointMismatchError, compare_state_dict
+from segtools.utils.state_dict_check import CheckpointMismatchError, compare_state_dict, convert_foreign_layout
 
 # Key prefixes a checkpoint may lack: auxiliary heads only train, inference never runs them.
 OPTIONAL_PREFIXES = ('auxiliary_head.',)
@@ -74,7 +75,9 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
     is a bare state dict; a ``module.`` prefix (DDP) is stripped
     (:func:`segtools.models.converters.unwrap_state_dict`). Shapes must match and every key the model
     has must be present, except those of auxiliary heads (a warning names them). Keys the
-    model does not have are named in a warning.
+    model does not have are named in a warning. A checkpoint in MMSegmentation 1.x's layout is
+    renamed to the model's keys when that makes it fit (one log line says so; see
+    :func:`segtools.utils.state_dict_check.convert_foreign_layout`).
 
     Args:
         model: The freshly built model.
@@ -104,6 +107,11 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
         raise CheckpointMismatchError(f'checkpoint {checkpoint} has no weights: its state dict is empty')
 
     mismatch = compare_state_dict(model.state_dict(), state, optional_prefixes=OPTIONAL_PREFIXES)
+    if mismatch.shapes or mismatch.missing:
+        converted = convert_foreign_layout(model, state, optional_prefixes=OPTIONAL_PREFIXES)
+        if converted is not None and not converted.mismatch.shapes and not converted.mismatch.missing:
+            print_log(converted.describe(str(checkpoint)), logger='current')
+            state, mismatch = converted.state_dict, converted.mismatch
     if mismatch.shapes or mismatch.missing:
         raise CheckpointMismatchError(
             f'checkpoint {checkpoint} does not fit the model of {config_name} (are they from the same run? '

@@ -14,7 +14,8 @@ def register_run_hooks(runner, allow_partial_load: bool = False) -> list[Hook]:
       only, so they load with ``weights_only=True``;
     - :class:`~segtools.engine.hooks.RandomStateHook`: resume continues the random streams;
     - :class:`~segtools.engine.hooks.StrictLoadHook`: ``load_from`` and resume checkpoints must
-      fit the model (``allow_partial_load`` relaxes it, with a warning);
+      fit the model, those in MMSegmentation's layout once renamed (one log line says so);
+      ``allow_partial_load`` relaxes it, with a warning;
     - :class:`~segtools.engine.hooks.NumClassCheckHook`: heads' ``num_classes`` match the data.
 
     Call it after building the runner and before ``train()``/``test()``/``val()``.

@@ -1,7 +1,11 @@
-"""Whether a checkpoint's weights fit a model: missing, unexpected and mis-shaped keys, named."""
+"""Whether a checkpoint's weights fit a model: missing, unexpected and mis-shaped keys, named.
+
+Also whether they fit once converted from MMSegmentation's layout (:func:`convert_foreign_layout`),
+which the strict-load hook and :func:`segtools.apis.init_model` apply on load.
+"""
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +37,10 @@ class StateDictMismatch:
 
     def __bool__(self) -> bool:
         return bool(self.missing or self.unexpected or self.shapes)
+
+    def __len__(self) -> int:
+        """Number of keys that differ."""
+        return len(self.missing) + len(self.unexpected) + len(self.shapes)
 
     def summary(self, limit: int = 5) -> str:
         """One line per kind of difference, each naming the first ``limit`` keys."""
@@ -94,6 +102,96 @@ def compare_state_dict(
             mismatch.shapes.append((key, shape, tuple(own.shape)))
     mismatch.unexpected = [key for key in state if key not in model_state]
     return mismatch
+
+
+def replace_checkpoint_state_dict(checkpoint: MutableMapping, state: Mapping) -> None:
+    """Puts ``state`` where mmengine loads weights from: ``checkpoint['state_dict']``, or the checkpoint
+    itself when it is a bare state dict (changed in place)."""
+    if 'state_dict' in checkpoint:
+        checkpoint['state_dict'] = dict(state)
+    else:
+        checkpoint.clear()
+        checkpoint.update(state)
+
+
+@dataclass
+class LayoutConversion:
+    """A checkpoint's weights renamed from another project's layout to the model's keys.
+
+    Attributes:
+        state_dict: The converted weights.
+        mismatch: What still differs from the model (falsy when the converted weights fit).
+        source: The project whose layout the checkpoint has (``'MMSegmentation'``).
+        arch: The arch of the conversion.
+        cli: The command line doing the same conversion offline.
+        num_renamed: Keys whose name changed.
+        keeps_parameter_order: The checkpoint holds the model's parameters in the model's order and
+            shapes, so an optimizer state saved with it (indexed by position) fits the model too.
+    """
+
+    state_dict: dict[str, torch.Tensor]
+    mismatch: StateDictMismatch
+    source: str
+    arch: str
+    cli: str
+    num_renamed: int
+    keeps_parameter_order: bool
+
+    def describe(self, name: str) -> str:
+        """The log line of the conversion of checkpoint ``name``."""
+        return (
+            f"checkpoint {name} is in {self.source}'s layout: {self.num_renamed} keys renamed to segtools' "
+            f'(the conversion of {self.cli} --arch {self.arch})'
+        )
+
+
+def convert_foreign_layout(
+    model: nn.Module, state: Mapping[str, torch.Tensor], optional_prefixes: tuple[str, ...] = ()
+) -> LayoutConversion | None:
+    """``state`` read as an MMSegmentation checkpoint of ``model``'s arch and renamed to its keys.
+
+    The arch comes from the model's decode head and neck
+    (:func:`segtools.models.converters.mmseg.arch_for_model`); every key of ``state`` must match a
+    rule of it, so a checkpoint of another layout is not converted. Whether the result is used is
+    the caller's decision, from :attr:`LayoutConversion.mismatch`.
+
+    Args:
+        model: The model (DDP/TTA wrappers peeled off) the weights are for.
+        state: The checkpoint's weights (:func:`checkpoint_state_dict`).
+        optional_prefixes: As in :func:`compare_state_dict`.
+
+    Returns:
+        The conversion, or ``None`` when the model's mmseg layout is unknown, a key of ``state``
+        matches no rule, or the conversion renames nothing (the two layouts name the model alike).
+    """
+    # Imported here: models/ is heavy and this module is imported by hooks and tools before it.
+    from segtools.models.converters import mmseg
+
+    if not all(isinstance(value, torch.Tensor) for value in state.values()):
+        return None
+    found = mmseg.convert_for_model(state, model)
+    if found is None:
+        return None
+    arch, conversion = found
+    num_renamed = sum(src != dst for src, dst in conversion.renamed.items())
+    if not num_renamed:
+        return None
+    converted = conversion.state_dict
+    params = [name for name, _ in model.named_parameters()]
+    wanted = set(params)
+    order = [(src, dst) for src, dst in conversion.renamed.items() if dst in wanted]
+    keeps_order = [dst for _, dst in order] == params and all(
+        tuple(state[src].shape) == tuple(converted[dst].shape) for src, dst in order
+    )
+    return LayoutConversion(
+        state_dict=converted,
+        mismatch=compare_state_dict(model.state_dict(), converted, optional_prefixes),
+        source=mmseg.SOURCE,
+        arch=arch,
+        cli=mmseg.CLI,
+        num_renamed=num_renamed,
+        keeps_parameter_order=keeps_order,
+    )
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

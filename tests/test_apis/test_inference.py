@@ -2,6 +2,7 @@
 
 import copy
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -295,3 +296,49 @@ def test_save_prediction_png_holds_class_ids_and_palette(model, tmp_path):
         np.testing.assert_array_equal(np.array(png), _pred(result)[0])
         palette = np.array(png.getpalette()[: 3 * NUM_CLASSES]).reshape(-1, 3)
     np.testing.assert_array_equal(palette, META['palette'])
+
+
+# ------------------------------------------------------------------ init_model: MMSegmentation's layout
+PSP_DEMO = f"""
+_base_ = {str(DEMO)!r}
+model = dict(
+    decode_head=dict(
+        _delete_=True, type='PSPHead', in_channels=256, in_index=3, channels=32, pool_scales=(1, 2, 3, 6),
+        num_classes=12, norm_cfg=dict(type='SyncBN', requires_grad=True), align_corners=False,
+    )
+)
+"""
+
+
+def test_init_model_renames_an_mmseg_checkpoint_and_says_so(tmp_path, monkeypatch):
+    from segtools.apis import model_loading
+
+    logged = []
+    monkeypatch.setattr(model_loading, 'print_log', lambda msg, **kwargs: logged.append(msg))
+    config = tmp_path / 'psp_demo.py'
+    config.write_text(PSP_DEMO)
+    register_all_modules()
+    generator = torch.Generator().manual_seed(0)
+    state = {
+        key: value + 0.1 * torch.randn(value.shape, generator=generator) if value.is_floating_point() else value
+        for key, value in MODELS.build(Config.fromfile(str(config)).model).state_dict().items()
+    }
+    # mmseg's PPM branch i is (pool, ConvModule) at psp_modules.i; segtools' at psp.branches.i.conv.
+    mmseg_layout = {re.sub(r'\.psp\.branches\.(\d)\.conv\.', r'.psp_modules.\1.1.', k): v for k, v in state.items()}
+    assert 'decode_head.psp_modules.3.1.bn.running_var' in mmseg_layout and len(mmseg_layout) == len(state)
+    checkpoint = _save(tmp_path / 'mmseg_psp.pth', mmseg_layout)
+    model = init_model(config, checkpoint, device='cpu')
+    own = model.state_dict()
+    assert all(torch.equal(own[key], value) for key, value in state.items())
+    assert logged == [
+        f"checkpoint {checkpoint} is in MMSegmentation's layout: 24 keys renamed to segtools' (the conversion of "
+        'tools/model_converters/mmseg2segtools.py --arch psp)'
+    ]
+    # Without the auxiliary head (inference never runs it) the renamed weights fit too.
+    no_aux = {k: v for k, v in mmseg_layout.items() if not k.startswith('auxiliary_head.')}
+    with pytest.warns(UserWarning, match='auxiliary heads'):
+        init_model(config, _save(tmp_path / 'no_aux.pth', no_aux), device='cpu')
+    # Another class count fits neither way: the usual error, in the checkpoint's own names.
+    five = {k: v[:5] if 'conv_seg' in k else v for k, v in mmseg_layout.items()}
+    with pytest.raises(ValueError, match=r'missing from the checkpoint: decode_head\.psp\.branches\.0'):
+        init_model(config, _save(tmp_path / 'five.pth', five), device='cpu')

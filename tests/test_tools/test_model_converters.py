@@ -13,6 +13,9 @@ from unittest import mock
 import pytest
 import torch
 
+from segtools.registry import MODELS
+
+from ..test_models.test_converters._mmseg_layout import mmseg_state, small_model_cfg
 from ..test_models.test_converters._source_models import SourceResNet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,3 +122,22 @@ def test_load_source_state_dict_unwraps_and_names_bad_files(tmp_path):
     torch.save({'a.weight': torch.ones(1), 'step': 3}, path)
     with pytest.raises(cli.ConversionError, match=r'w\.pth: expected a state dict of tensors'):
         cli.load_source_state_dict(path)
+
+
+@pytest.mark.parametrize('arch', ['danet', 'jpu_encnet'])
+def test_cli_converts_an_mmseg_segmentor_and_checks_it_against_its_config(tmp_path, capsys, arch):
+    model_cfg = small_model_cfg(arch)
+    config = tmp_path / f'{arch}.py'
+    config.write_text(f'model = {model_cfg!r}\n')
+    with torch.device('meta'):
+        model_state = MODELS.build(small_model_cfg(arch)).state_dict()
+    src, dst = tmp_path / 'mmseg.pth', tmp_path / 'segtools.pth'
+    torch.save({'state_dict': mmseg_state(arch, model_state), 'meta': {}}, src)
+    assert mmseg2st.main([str(src), str(dst), '--arch', arch, '--config', str(config)]) == 0
+    assert 'all keys and shapes match' in capsys.readouterr().out
+    saved = torch.load(dst, weights_only=True)
+    assert saved['meta']['arch'] == arch and saved['state_dict'].keys() == model_state.keys()
+    # The arch of another head names the keys it has no rule for, and nothing is written.
+    assert mmseg2st.main([str(src), str(tmp_path / 'no.pth'), '--arch', 'psp', '--config', str(config)]) == 1
+    assert 'psp: no conversion rule for source keys' in capsys.readouterr().err
+    assert not (tmp_path / 'no.pth').exists()

@@ -175,3 +175,68 @@ def test_test_refuses_a_model_with_another_class_count_than_the_data(trained, tm
     assert result.returncode == 2, log[-3000:]
     assert 'model.decode_head.num_classes=5 but test_dataloader.dataset (BrainAtlasDataset) has 12 classes' in log
     assert not METRIC_LINE.search(log)
+
+
+# --- A checkpoint in MMSegmentation's layout ------------------------------------------------------------
+PSP_CONFIG = """
+_base_ = {base!r}
+model = dict(
+    decode_head=dict(
+        _delete_=True, type='PSPHead', in_channels=256, in_index=3, channels=32, pool_scales=(1, 2, 3, 6),
+        dropout_ratio=0.1, num_classes=12, norm_cfg=dict(type='SyncBN', requires_grad=True), align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
+    )
+)
+"""
+
+
+def test_test_scores_an_mmseg_layout_checkpoint_as_its_segtools_twin(trained, tmp_path):
+    """PSPNet names its pooling branches differently in mmseg: tools/test.py renames them on load."""
+    from segtools.registry import MODELS
+    from segtools.utils import register_all_modules
+    from segtools.utils.config_compat import load_config
+
+    config, checkpoint, _ = trained
+    psp_config = tmp_path / 'psp_demo.py'
+    psp_config.write_text(PSP_CONFIG.format(base=str(config)))
+    register_all_modules()
+    # The trained demo's backbone and auxiliary head; a PSP head of random weights and statistics.
+    trained_state = torch.load(checkpoint, weights_only=True)['state_dict']
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for key, value in MODELS.build(load_config(psp_config).model).state_dict().items():
+        if key.startswith(('backbone.', 'auxiliary_head.')):
+            state[key] = trained_state[key]
+        elif key.endswith('running_var'):
+            state[key] = 0.5 + torch.rand(value.shape, generator=generator)
+        elif value.is_floating_point():
+            scale = value[0].numel() ** -0.5 if value.dim() > 1 else 0.25  # conv fan-in; norm affine, biases
+            state[key] = scale * torch.randn(value.shape, generator=generator)
+        else:
+            state[key] = value
+    torch.save({'state_dict': state, 'meta': {}}, ours := tmp_path / 'psp_segtools.pth')
+    # The inverse of segtools.models.converters.mmseg's psp rule: psp.branches.i.conv -> psp_modules.i.1.
+    mmseg_state = {re.sub(r'\.psp\.branches\.(\d)\.conv\.', r'.psp_modules.\1.1.', k): v for k, v in state.items()}
+    assert sum(key not in state for key in mmseg_state) == 24
+    torch.save({'state_dict': mmseg_state, 'meta': {}}, theirs := tmp_path / 'psp_mmseg.pth')
+
+    # The same file with the pooling branches of bins 1 and 6 swapped: what a wrong rule would load.
+    swapped = {
+        re.sub(r'psp_modules\.([03])\.', lambda m: f'psp_modules.{3 - int(m[1])}.', k): v
+        for k, v in mmseg_state.items()
+    }
+    torch.save({'state_dict': swapped, 'meta': {}}, wrong := tmp_path / 'psp_swapped.pth')
+
+    logs = {}
+    for name, path in (('segtools', ours), ('mmseg', theirs), ('swapped', wrong)):
+        result = _run(_test_cmd(psp_config, path, tmp_path / name))
+        logs[name] = result.stdout + result.stderr
+        assert result.returncode == 0, logs[name][-3000:]
+    line = (
+        f"checkpoint {theirs} is in MMSegmentation's layout: 24 keys renamed to segtools' (the conversion of "
+        'tools/model_converters/mmseg2segtools.py --arch psp)'
+    )
+    assert line in logs['mmseg'] and "MMSegmentation's layout" not in logs['segtools']
+    assert _metrics(logs['mmseg'], 'test') == _metrics(logs['segtools'], 'test')
+    # The metrics depend on where each branch's weights go, so the equality above is no accident.
+    assert _metrics(logs['swapped'], 'test') != _metrics(logs['mmseg'], 'test')

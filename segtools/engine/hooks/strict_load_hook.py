@@ -8,8 +8,12 @@ from mmengine.logging import print_log
 from segtools.registry import HOOKS
 from segtools.utils.state_dict_check import (
     CheckpointMismatchError,
+    LayoutConversion,
+    StateDictMismatch,
     checkpoint_state_dict,
     compare_state_dict,
+    convert_foreign_layout,
+    replace_checkpoint_state_dict,
     unwrap_model,
 )
 
@@ -25,6 +29,14 @@ class StrictLoadHook(Hook):
     copied) and raises :class:`CheckpointMismatchError` naming the checkpoint and the first
     keys of each kind of difference, unless partial loading was asked for explicitly; then it
     logs the same list as a warning and mmengine loads what fits.
+
+    A checkpoint trained by MMSegmentation 1.x names some modules differently: when renaming
+    its keys by the model's mmseg conversion
+    (:func:`~segtools.utils.state_dict_check.convert_foreign_layout`) makes it fit exactly, the
+    checkpoint's weights are replaced by the renamed ones and one line says so. With partial
+    loading the renamed weights are used when fewer keys differ (fine-tuning an mmseg model on
+    another class count). Resuming needs the optimizer state too, which is indexed by parameter
+    position: a converted checkpoint whose parameter order differs from the model's is refused.
 
     Args:
         allow_partial_load: Load what fits and keep the rest as initialised (fine-tuning from a
@@ -42,10 +54,24 @@ class StrictLoadHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = unwrap_model(runner.model)
-        mismatch = compare_state_dict(model.state_dict(), checkpoint_state_dict(checkpoint))
+        state = checkpoint_state_dict(checkpoint)
+        mismatch = compare_state_dict(model.state_dict(), state)
         if not mismatch:
             return
         name = self.checkpoint_name or getattr(runner, '_load_from', None) or 'the checkpoint'
+        converted = convert_foreign_layout(model, state)
+        if self._use_conversion(converted, mismatch):
+            if getattr(runner, '_resume', False) and 'optimizer' in checkpoint and not converted.keeps_parameter_order:
+                raise CheckpointMismatchError(
+                    f"{converted.describe(name)}, but its optimizer state follows {converted.source}'s order of the "
+                    "parameters, which segtools' model does not share: it cannot be resumed. Start from its weights "
+                    'instead (load_from, without --resume).'
+                )
+            replace_checkpoint_state_dict(checkpoint, converted.state_dict)
+            print_log(converted.describe(name), logger='current')
+            mismatch = converted.mismatch
+            if not mismatch:
+                return
         if self.allow_partial_load:
             print_log(
                 f'allow_partial_load: loading only the matching weights of {name}; the rest keep their initial '
@@ -60,3 +86,9 @@ class StrictLoadHook(Hook):
             'Use the config the checkpoint was trained with. To load only the matching weights on purpose '
             '(fine-tuning), pass --allow-partial-load or set allow_partial_load = True in the config.'
         )
+
+    def _use_conversion(self, converted: LayoutConversion | None, mismatch: StateDictMismatch) -> bool:
+        """Converted weights are used when they fit, or with partial loading when fewer keys differ."""
+        if converted is None:
+            return False
+        return not converted.mismatch or (self.allow_partial_load and len(converted.mismatch) < len(mismatch))

@@ -3,7 +3,10 @@
 A *spec* ``'<source>:<arch>'`` names one conversion: ``'encoding:resnet50s'``,
 ``'torchvision:resnet50'``, ``'mmseg:resnet_v1c'``, ``'encoding:encnet_resnet101s'``... The model
 store records one per entry (:attr:`segtools.models.model_store.ModelEntry.convert`) and converts on
-load; ``tools/model_converters/*2segtools.py`` are command lines over the same modules.
+load; ``tools/model_converters/*2segtools.py`` are command lines over the same modules. A checkpoint
+in MMSegmentation's layout given to ``tools/test.py``/``tools/train.py`` or ``init_model`` is converted
+by the arch of the model (:func:`.mmseg.arch_for_model`, applied by
+:func:`segtools.utils.state_dict_check.convert_foreign_layout`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A converter is a list of :class:`Rule` per architecture. A rule matches the *module path* of a
 key (everything before the last dot, e.g. ``head.conv5.0``) with ``re.fullmatch`` and rewrites it;
-the leaf (``weight``, ``running_mean``, ``codewords``...) is kept. The first matching rule wins.
-A rule whose target is ``None`` drops the key (classifier heads of ImageNet checkpoints); every
-dropped key is reported. A key that no rule matches is an error: the converter refuses to guess.
+the leaf (``weight``, ``running_mean``, ``codewords``...) is kept unless the rule renames it. The
+first matching rule wins. A rule whose target is ``None`` drops the key (classifier heads of
+ImageNet checkpoints); every dropped key is reported. A key that no rule matches is an error: the
+converter refuses to guess.
 
 Only torch and the standard library are imported here: the model store
 (:mod:`segtools.models.model_store`) converts on load and the CLIs in ``tools/model_converters/``
@@ -44,12 +45,18 @@ class Rule:
         target: ``re.Match.expand`` template (``\\1``, ``\\g<name>``), a function of the match,
             or ``None`` to drop the key.
         transform: Optional function applied to the tensor of a converted key whose leaf is
-            ``weight`` (e.g. a permutation of input channels); ``None`` keeps it.
+            ``transform_leaf`` (e.g. a permutation of input channels); ``None`` keeps it.
+        transform_leaf: The source leaf whose tensors ``transform`` changes.
+        leaf: New leaf of the converted keys, for a parameter the source holds in a wrapper
+            module and the target registers directly (mmcv's ``Scale``: ``pam.gamma.scale`` ->
+            ``pam.gamma``, the target module path being ``pam``); ``None`` keeps the leaf.
     """
 
     pattern: str
     target: str | Callable[[re.Match], str] | None
     transform: Transform | None = None
+    transform_leaf: str = 'weight'
+    leaf: str | None = None
 
     def apply(self, module: str) -> tuple[bool, str | None]:
         """``(matched, new module path or None when dropped)``."""
@@ -102,11 +109,11 @@ def convert_keys(state_dict: Mapping[str, torch.Tensor], rules: Sequence[Rule], 
             continue
         if leaf not in LEAVES:
             raise ConversionError(f'{arch}: key {key!r} has leaf {leaf!r}; expected one of {sorted(LEAVES)}')
-        new_key = f'{new_module}.{leaf}'
+        new_key = f'{new_module}.{rule.leaf or leaf}'
         if new_key in result.state_dict:
             first = next(src for src, dst in result.renamed.items() if dst == new_key)
             raise ConversionError(f'{arch}: keys {first!r} and {key!r} both map to {new_key!r}')
-        if rule.transform is not None and leaf == 'weight':
+        if rule.transform is not None and leaf == rule.transform_leaf:
             tensor = rule.transform(tensor)
         result.state_dict[new_key] = tensor
         result.renamed[key] = new_key

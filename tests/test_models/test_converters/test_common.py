@@ -34,6 +34,19 @@ def test_unmatched_keys_bad_leaves_and_collisions_are_refused():
         convert_keys({'a.weight': torch.zeros(1), 'b.weight': torch.zeros(1)}, [Rule('[ab]', 'c')], 'toy')
 
 
+def test_a_rule_can_rename_the_leaf_and_transform_another_leaf_than_weight():
+    """mmcv's ``Scale``: ``pam.gamma.scale`` (0-d) -> the parameter ``pam.gamma`` of shape (1,)."""
+    rules = [Rule(r'(pam)\.gamma', r'\1', lambda t: t.reshape(1), 'scale', leaf='gamma'), Rule('conv', 'conv')]
+    state = {'pam.gamma.scale': torch.tensor(0.5), 'conv.weight': torch.ones(2)}
+    result = convert_keys(state, rules, 'toy')
+    assert result.renamed == {'pam.gamma.scale': 'pam.gamma', 'conv.weight': 'conv.weight'}
+    assert result.state_dict['pam.gamma'].shape == (1,) and result.state_dict['pam.gamma'].item() == 0.5
+    # The transform touches only its leaf.
+    weight_only = [Rule('conv', 'conv', lambda t: -t)]
+    result = convert_keys({'conv.weight': torch.ones(1), 'conv.bias': torch.ones(1)}, weight_only, 'toy')
+    assert result.state_dict['conv.weight'].item() == -1 and result.state_dict['conv.bias'].item() == 1
+
+
 def test_num_batches_tracked_is_added_next_to_running_var():
     state = {'bn.running_var': torch.ones(2), 'old.running_var': torch.ones(2)}
     state['old.num_batches_tracked'] = torch.tensor(3)

@@ -1,4 +1,4 @@
-"""segtools.models.converters.mmseg: mmseg segmentors (key lists vs configs) and OpenMMLab ResNetV1c."""
+"""segtools.models.converters.mmseg: mmseg segmentors (key lists vs configs and small models), OpenMMLab ResNetV1c."""
 
 from pathlib import Path
 
@@ -7,8 +7,11 @@ import torch
 from mmengine.config import Config
 
 from segtools.models.converters import ConversionError, mmseg
+from segtools.models.layers.pam_cam import PAM
 from segtools.registry import MODELS
 
+from . import _mmseg_layout as mmseg_layout
+from ._mmseg_layout import JPU, PSP, SMALL_MODELS, mmseg_state, small_model_cfg
 from ._source_models import (
     bn_keys,
     build,
@@ -18,6 +21,7 @@ from ._source_models import (
     mmseg_backbone_keys,
     mmseg_conv_module,
     mmseg_head_keys,
+    randomize,
     shapes,
 )
 
@@ -112,3 +116,117 @@ def test_a_list_of_auxiliary_heads_keeps_its_indices():
     heads = [dict(aux, in_channels=1024), dict(aux, in_channels=512, in_index=1)]
     model = build_config_model(MODELS_AND_CONFIGS[1][1], auxiliary_head=heads)
     assert shapes(converted) == shapes(model.state_dict())
+
+
+# --- Every mmseg head and neck of the eight config families, on a small ResNetV1c-18 ---------------------
+
+
+def test_every_segmentor_arch_has_a_small_model():
+    assert set(mmseg.ARCHS) - mmseg.BACKBONE_ARCHS == set(SMALL_MODELS)
+    assert len(SMALL_MODELS) == 10
+
+
+@pytest.mark.parametrize('arch', sorted(SMALL_MODELS))
+def test_mmseg_checkpoint_converts_to_the_keys_and_shapes_of_its_model(arch):
+    model = build_small(arch)
+    expected = shapes(model.state_dict())
+    state = mmseg_state(arch, model.state_dict())
+    result = mmseg.convert_with_report(state, arch)
+    assert shapes(result.state_dict) == expected and not result.dropped
+    assert mmseg.arch_for_model(model) == arch
+    assert mmseg.convert_for_model(state, model)[0] == arch
+    # Keys and values pass unchanged where the names agree.
+    assert torch.equal(result.state_dict['auxiliary_head.conv_seg.weight'], state['auxiliary_head.conv_seg.weight'])
+
+
+def build_small(arch: str):
+    with torch.device('meta'):
+        return MODELS.build(small_model_cfg(arch))
+
+
+@pytest.mark.parametrize(
+    ('arch', 'source', 'target'),
+    [
+        ('upernet', 'decode_head.psp_modules.3.1.bn.running_var', 'decode_head.psp.branches.3.conv.bn.running_var'),
+        ('upernet', 'decode_head.fpn_convs.2.conv.weight', 'decode_head.fpn.fpn_convs.2.conv.weight'),
+        ('upernet', 'decode_head.lateral_convs.0.bn.bias', 'decode_head.fpn.lateral_convs.0.bn.bias'),
+        ('deeplabv3plus', 'decode_head.aspp_modules.2.depthwise_conv.conv.weight', None),
+        ('deeplabv3plus', 'decode_head.sep_bottleneck.1.pointwise_conv.bn.weight', None),
+        ('danet', 'decode_head.pam.query_project.weight', 'decode_head.pam.query_conv.weight'),
+        ('jpu_psp', 'neck.conv_layers.2.0.conv.weight', 'neck.level_convs.2.conv.weight'),
+        ('jpu_psp', 'neck.dilation_layers.3.0.pointwise_conv.bn.weight', None),
+    ],
+)
+def test_renamed_keys_keep_their_values(arch, source, target):
+    if target is None:
+        target = source.replace('aspp_modules', 'aspp.branches').replace('dilation_layers.3.0', 'dilation_convs.3')
+    model = build_small(arch)
+    state = mmseg_state(arch, model.state_dict())
+    result = mmseg.convert_with_report(state, arch)
+    assert result.renamed[source] == target and torch.equal(result.state_dict[target], state[source])
+
+
+def test_danet_scale_modules_become_gamma_parameters():
+    model = build_small('danet')
+    state = mmseg_state('danet', model.state_dict())
+    state['decode_head.pam.gamma.scale'] = torch.tensor(0.25)
+    state['decode_head.cam.gamma.scale'] = torch.tensor(-0.5)
+    converted = mmseg.convert(state, 'danet')
+    assert converted['decode_head.pam.gamma'].tolist() == [0.25]
+    assert converted['decode_head.cam.gamma'].tolist() == [-0.5]
+    assert not any(key.endswith('.scale') for key in converted)
+
+
+def test_danet_position_attention_gives_mmsegs_output():
+    """Query and key projections have the same shape: only the output shows they are not swapped."""
+    source = randomize(mmseg_layout.MMSegPAM(16, 4))
+    with torch.no_grad():
+        source.gamma.scale.fill_(0.7)
+    converted = mmseg.convert({f'decode_head.pam.{k}': v for k, v in source.state_dict().items()}, 'danet')
+    ours = PAM(16, 4).double().eval()
+    ours.load_state_dict({k.removeprefix('decode_head.pam.'): v for k, v in converted.items()})
+    x = torch.randn(2, 16, 5, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), source(x))
+
+
+def test_jpu_fuses_the_levels_in_mmsegs_order():
+    """The separable convs read the levels finest first in both: a permutation would keep every shape."""
+    source = randomize(mmseg_layout.MMSegJPU((16, 32, 64), 8))
+    converted = mmseg.convert({f'neck.{k}': v for k, v in source.state_dict().items()}, 'jpu_psp')
+    ours = build(dict(JPU, mid_channels=8))
+    ours.load_state_dict({k.removeprefix('neck.'): v for k, v in converted.items()})
+    gen = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(1, c, s, s, dtype=torch.float64, generator=gen) for c, s in ((16, 9), (32, 5), (64, 3))]
+    with torch.no_grad():
+        expected, got = source(inputs), ours(inputs)
+    assert len(got) == len(expected) == 3
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e)
+
+
+def test_another_layout_or_neck_is_refused_naming_keys():
+    model = build_small('psp')
+    segtools_layout = {key: torch.zeros(1) for key in model.state_dict()}
+    with pytest.raises(ConversionError, match=r'decode_head\.psp\.branches\.0\.conv\.conv\.weight'):
+        mmseg.convert(segtools_layout, 'psp')
+    assert mmseg.convert_for_model(segtools_layout, model) is None
+    jpu_state = mmseg_state('jpu_psp', build_small('jpu_psp').state_dict())
+    with pytest.raises(ConversionError, match=r'neck\.conv_layers\.0\.0\.conv\.weight'):
+        mmseg.convert(jpu_state, 'psp')
+    for unknown in ('jpu_pspnet', 'jpu_fcn'):  # FastFCN comes with PSP, Enc and ASPP heads only
+        with pytest.raises(KeyError, match=f"'{unknown}'"):
+            mmseg.convert({}, unknown)
+
+
+def test_arch_for_model_only_knows_mmsegs_heads_and_necks():
+    fpn = dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=8, num_outs=4)
+    with torch.device('meta'):
+        cfg = dict(small_model_cfg('psp'), neck=fpn, decode_head=dict(PSP, in_channels=8), auxiliary_head=None)
+        with_fpn = MODELS.build(cfg)
+    assert mmseg.arch_for_model(with_fpn) is None
+    with torch.device('meta'):
+        fcn = dict(SMALL_MODELS['fcn']['decode_head'], in_index=2)
+        jpu_fcn = MODELS.build(dict(small_model_cfg('jpu_psp'), decode_head=fcn))
+    assert mmseg.arch_for_model(jpu_fcn) is None
+    assert mmseg.arch_for_model(torch.nn.Conv2d(1, 1, 1)) is None
