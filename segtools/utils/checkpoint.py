@@ -63,6 +63,7 @@ from segtools.errors import CheckpointError, CheckpointNotFoundError
 
 from .download import cache_dir, download_file
 from .fileio import atomic_write_bytes
+from .inert_records import load_without_inert_records, only_inert_globals
 
 # Globals allowed in addition to torch's weights-only defaults. Empty: with
 # PlainCheckpointStateHook our checkpoints need none (see the module docstring).
@@ -142,6 +143,10 @@ def load_weights_only(source: str | io.BytesIO, name: str, map_location: str | t
         name: What to call it in errors (path or URL).
         map_location: Same as :func:`torch.load`.
 
+    A checkpoint written by mmengine itself (an MMSegmentation 1.x run) needs globals only for its
+    pickled training records (``message_hub``); those are left out with a log line and the
+    weights load (:mod:`segtools.utils.inert_records`: nothing of the file's choosing runs).
+
     Raises:
         UnsafeCheckpointError: Unpickling needs globals outside the allow-list (named).
         CorruptCheckpointError: Truncated or not a torch checkpoint.
@@ -155,6 +160,18 @@ def load_weights_only(source: str | io.BytesIO, name: str, map_location: str | t
             unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(source)
         except Exception:  # noqa: BLE001 - the listing is a courtesy; the refusal stands
             unsafe = []
+        if only_inert_globals(unsafe):
+            # mmengine's own training records (MMSegmentation 1.x checkpoints): weights kept, records dropped.
+            try:
+                checkpoint, dropped = load_without_inert_records(source, map_location)
+            except ValueError as inert_error:
+                raise UnsafeCheckpointError(f'Refusing to load checkpoint {name}: {inert_error}') from error
+            print_log(
+                f'checkpoint {name}: left out {len(dropped)} training record(s) that need mmengine/numpy classes '
+                f'to unpickle ({", ".join(dropped[:3])}{", ..." if len(dropped) > 3 else ""}); its weights are plain',
+                logger='current',
+            )
+            return checkpoint
         listed = ', '.join(unsafe) if unsafe else 'see the cause below'
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {name}: unpickling it needs globals outside the '

@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from mmengine.logging import MessageHub
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
@@ -240,3 +242,20 @@ def test_test_scores_an_mmseg_layout_checkpoint_as_its_segtools_twin(trained, tm
     assert _metrics(logs['mmseg'], 'test') == _metrics(logs['segtools'], 'test')
     # The metrics depend on where each branch's weights go, so the equality above is no accident.
     assert _metrics(logs['swapped'], 'test') != _metrics(logs['mmseg'], 'test')
+
+
+def test_test_loads_a_checkpoint_mmengine_wrote_with_its_pickled_logs(trained, tmp_path):
+    """An mmseg 1.x run's checkpoint: mmengine pickles its message hub (HistoryBuffer, getattr, numpy)."""
+    config, checkpoint, val_metrics = trained
+    saved = torch.load(checkpoint, weights_only=True)
+    hub = MessageHub.get_instance('mmengine_written')
+    hub.update_scalar('train/loss', 0.5)
+    hub.update_info('eta', np.float64(3.0))
+    saved['message_hub'] = hub.state_dict()
+    torch.save(saved, mmengine_written := tmp_path / 'mmengine_written.pth')
+    assert 'builtins.getattr' in torch.serialization.get_unsafe_globals_in_checkpoint(str(mmengine_written))
+    result = _run(_test_cmd(config, mmengine_written, tmp_path))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'left out 2 training record(s) that need mmengine/numpy classes' in log
+    assert _metrics(log, 'test') == pytest.approx(val_metrics, abs=1e-4)

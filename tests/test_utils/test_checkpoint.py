@@ -69,7 +69,7 @@ def test_code_executing_checkpoint_is_refused(tmp_path):
     assert not marker.exists()
 
 
-def test_plain_mmengine_message_hub_needs_getattr_and_is_refused(tmp_path):
+def test_plain_mmengine_message_hub_needs_getattr_and_is_never_unpickled(tmp_path):
     # What an mmengine checkpoint stores without PlainCheckpointStateHook: HistoryBuffer
     # pickles its statistics methods through builtins.getattr, which is never allowed.
     path = tmp_path / 'mmengine.pth'
@@ -77,8 +77,12 @@ def test_plain_mmengine_message_hub_needs_getattr_and_is_refused(tmp_path):
     unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     assert any(name.endswith('getattr') for name in unsafe)
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in unsafe
-    with pytest.raises(UnsafeCheckpointError, match='getattr'):
-        load_from_local_safe(str(path))
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer was not an allowed global'):
+        torch.load(path, weights_only=True)
+    # segtools loads such a file with inert stand-ins and leaves the records out
+    # (tests/test_utils/test_inert_records.py): the buffers never come back.
+    loaded = load_from_local_safe(str(path))
+    assert dict(loaded['message_hub']['log_scalars']) == {}
 
 
 def test_plain_message_hub_round_trip_loads_weights_only(tmp_path):
