@@ -1,5 +1,6 @@
 """Registered runner hooks."""
 
+from .dropblock_ramp_hook import DropBlockRampHook
 from .num_class_check_hook import NumClassCheckHook, check_num_classes
 from .random_state_hook import RandomStateHook, get_random_state, set_random_state
 from .seg_visualization_hook import SegVisualizationHook
@@ -7,6 +8,7 @@ from .strict_load_hook import CheckpointMismatchError, StrictLoadHook
 
 __all__ = [
     'CheckpointMismatchError',
+    'DropBlockRampHook',
     'NumClassCheckHook',
     'RandomStateHook',
     'SegVisualizationHook',
