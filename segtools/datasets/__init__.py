@@ -4,6 +4,7 @@ from . import samplers, transforms  # noqa: F401  (registration)
 from .ade import ADE20KDataset
 from .base_seg_dataset import BaseSegDataset
 from .brain_atlas import BrainAtlasDataset
+from .brain_atlas_patches import BrainAtlasPatchDataset
 from .cityscapes import CityscapesDataset
 from .coco21 import COCO21Dataset
 from .coco_stuff import COCOStuffDataset
@@ -24,6 +25,7 @@ __all__ = [
     'ADE20KDataset',
     'BaseSegDataset',
     'BrainAtlasDataset',
+    'BrainAtlasPatchDataset',
     'CityscapesDataset',
     'COCO21Dataset',
     'COCOStuffDataset',

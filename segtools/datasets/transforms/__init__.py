@@ -3,12 +3,14 @@
 from .formatting import PackSegInputs
 from .geometric import EncodingRandomResize, Pad, RandomCrop, RandomFlip, RandomResize, RandomRotate
 from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
+from .patch import CropAroundCenter
 from .photometric import ColorJitter, Lighting, PhotoMetricDistortion, RandomGaussianBlur
 from .recognition import ECenterCrop, ERandomCrop, RandAugment
 from .rng import TransformRNG
 
 __all__ = [
     'ColorJitter',
+    'CropAroundCenter',
     'ECenterCrop',
     'ERandomCrop',
     'EncodingRandomResize',
