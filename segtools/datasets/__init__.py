@@ -10,6 +10,7 @@ from .coco21 import COCO21Dataset
 from .coco_stuff import COCOStuffDataset
 from .dark_zurich import DarkZurichDataset
 from .image_folder import ImageFolderDataset
+from .imagenet import ImageNetDataset
 from .isaid import iSAIDDataset
 from .isprs import ISPRSDataset
 from .loveda import LoveDADataset
@@ -34,6 +35,7 @@ __all__ = [
     'DatasetNotFoundError',
     'ISPRSDataset',
     'ImageFolderDataset',
+    'ImageNetDataset',
     'LoveDADataset',
     'MINCDataset',
     'NightDrivingDataset',

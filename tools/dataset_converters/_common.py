@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -102,7 +103,7 @@ def verify_sha1(
 
 
 # ----------------------------------------------------------------------------------------------- extraction
-def _safe_member_path(name: str, archive: Path) -> PurePosixPath | None:
+def _safe_member_path(name: str, archive: Path | str) -> PurePosixPath | None:
     """The relative path of an archive member, or an error if it would leave the destination."""
     posix = PurePosixPath(name.replace('\\', '/'))
     if posix.is_absolute() or name.startswith('/') or (len(name) > 1 and name[1] == ':'):
@@ -170,18 +171,74 @@ def extract_archive(
     if not tarfile.is_tarfile(archive):
         raise ValueError(f'{archive}: not a zip or tar archive; expected a .zip, .tar, .tar.gz or .tgz file')
     with tarfile.open(archive) as tf:
-        for member in tf:
-            path = target(member.name)
-            if path is None or member.isdir():
-                continue
-            if not member.isfile():
-                raise ValueError(f'{archive}: member {member.name!r} is a link or special file; refusing to extract it')
-            path.parent.mkdir(parents=True, exist_ok=True)
-            src = tf.extractfile(member)
-            with src, open(path, 'wb') as dst:
-                shutil.copyfileobj(src, dst)
-            written.append(path)
+        return _extract_tar_members(tf, archive, target)
+
+
+def _extract_tar_members(tf: tarfile.TarFile, archive: Path | str, target: Callable[[str], Path | None]) -> list[Path]:
+    """Write the regular-file members of an open tar where ``target`` puts them; links and special files raise."""
+    written = []
+    for member in tf:
+        path = target(member.name)
+        if path is None or member.isdir():
+            continue
+        if not member.isfile():
+            raise ValueError(f'{archive}: member {member.name!r} is a link or special file; refusing to extract it')
+        path.parent.mkdir(parents=True, exist_ok=True)
+        src = tf.extractfile(member)
+        with src, open(path, 'wb') as dst:
+            shutil.copyfileobj(src, dst)
+        written.append(path)
     return written
+
+
+def extract_tar_stream(fileobj: BinaryIO, dest: Path, name: str) -> list[Path]:
+    """Extract a tar read front to back from ``fileobj`` (a tar inside another archive), checked as ``extract_archive``.
+
+    Args:
+        fileobj: The (optionally compressed) tar; only ``read`` is called.
+        dest: Destination folder (created).
+        name: What the stream is, for messages (``'ILSVRC2012_img_train.tar:n01440764.tar'``).
+
+    Returns:
+        The extracted files.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def target(member_name: str) -> Path | None:
+        rel = _safe_member_path(member_name, name)
+        return None if rel is None else dest.joinpath(*rel.parts)
+
+    try:
+        with tarfile.open(fileobj=fileobj, mode='r|*') as tf:
+            return _extract_tar_members(tf, name, target)
+    except tarfile.TarError as err:
+        raise ValueError(f'{name}: not a readable tar archive ({err})') from err
+
+
+def list_tar_files(archive: Path) -> list[tuple[str, tarfile.TarInfo]]:
+    """The regular files of a tar with their cleaned relative names, checked as ``extract_archive`` checks them.
+
+    Only the member headers are read (an uncompressed tar is seeked through), so listing a
+    100 GB archive is quick. Absolute paths, ``..`` components, links and special files raise
+    ``ValueError`` naming the member.
+
+    Returns:
+        ``(relative name, member)`` for each regular file, in archive order.
+    """
+    archive = require_file(archive, 'a .tar archive')
+    if not tarfile.is_tarfile(archive):
+        raise ValueError(f'{archive}: not a tar archive')
+    files = []
+    with tarfile.open(archive) as tf:
+        for member in tf:
+            rel = _safe_member_path(member.name, archive)
+            if rel is None or member.isdir():
+                continue
+            if not member.isfile() or member.issparse():
+                raise ValueError(f'{archive}: member {member.name!r} is a link or special file; refusing to extract it')
+            files.append((str(rel), member))
+    return files
 
 
 # ----------------------------------------------------------------------------------------------- atomic writes
