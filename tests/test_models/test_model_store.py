@@ -1,24 +1,34 @@
-"""segtools.models.model_store: manifest, get_model_file, mirrors, purge and the segtools:// scheme."""
+"""segtools.models.model_store: manifest, get_model_file, mirrors, purge and the segtools:// scheme.
 
+The PyTorch-Encoding names and full sha1s below are copied from its ``model_store.py`` (as recorded in
+our reference), independently of the manifest they check.
+"""
+
+import dataclasses
 import hashlib
 import http.server
 import io
 import json
 import os
+import re
 import threading
 import zipfile
+from pathlib import Path
 
 import mmengine
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
 from segtools.models import model_store
 from segtools.models.backbones import ResNet
+from segtools.models.converters import check_against_model, convert_state_dict
 from segtools.models.model_store import (
     MODEL_STORE,
     ModelEntry,
     check_manifest,
+    encoding_url,
     get_entry,
     get_model_file,
     list_models,
@@ -29,7 +39,51 @@ from segtools.registry import MODELS
 from segtools.utils.checkpoint import UnsafeCheckpointError
 from segtools.utils.download import HashMismatchError, OfflineError
 
-from .test_converters._source_models import SourceResNet, assert_same_features, randomize
+from .test_converters._source_models import (
+    SourceResNet,
+    assert_same_features,
+    encoding_segmentation_keys,
+    meta_state,
+    randomize,
+    shapes,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+WASABI = 'https://s3.us-west-1.wasabisys.com/encoding/models'
+# PyTorch-Encoding's encoding/models/model_store.py (_model_sha1): every published file.
+PUBLISHED_SHA1 = {
+    'resnest50': 'fb9de5b360976e3e8bd3679d3e93c5409a5eff3c',
+    'resnest101': '966fb78c22323b0c68097c5c1242bd16d3e07fd5',
+    'resnest200': 'd7fd712f5a1fcee5b3ce176026fbb6d0d278454a',
+    'resnest269': '51ae5f19032e22af4ec08e695496547acdba5ce5',
+    'resnet50s': 'a75c83cfc89a56a4e8ba71b14f1ec67e923787b3',
+    'resnet101s': '03a0f310d6447880f1b22a83bd7d1aa7fc702c6e',
+    'resnet152s': '36670e8bc2428ecd5b7db1578538e2dd23872813',
+    'wideresnet38': 'da4785cfc837bf00ef95b52fb218feefe703011f',
+    'wideresnet50': 'b41562160173ee2e979b795c551d3c7143b1e5b5',
+    'deepten_resnet50_minc': '1225f149519c7a0113c43a056153c1bb15468ac0',
+    'fcn_resnet50s_ade': '662e979de25a389f11c65e9f1df7e06c2c356381',
+    'encnet_resnet50s_pcontext': '4de91d5922d4d3264f678b663f874da72e82db00',
+    'encnet_resnet101s_pcontext': '9f27ea13d514d7010e59988341bcbd4140fcc33d',
+    'encnet_resnet50s_ade': '07ac287cd77e53ea583f37454e17d30ce1509a4a',
+    'encnet_resnet101s_ade': '3f54fa3b67bac7619cd9b3673f5c8227cf8f4718',
+    'fcn_resnest50_ade': '4aba491aaf8e4866a9c9981b210e3e3266ac1f2a',
+    'deeplab_resnest50_ade': '2225f09d0f40b9a168d9091652194bc35ec2a5a9',
+    'deeplab_resnest101_ade': '06ca799c8cc148fe0fafb5b6d052052935aa3cc8',
+    'deeplab_resnest200_ade': '7b9e7d3e6f0e2c763c7d77cad14d306c0a31fe05',
+    'deeplab_resnest269_ade': '0074dd10a6e6696f6f521653fb98224e75955496',
+    'fcn_resnest50_pcontext': '77a2161deeb1564e8b9c41a4bb7a3f33998b00ad',
+    'deeplab_resnest50_pcontext': '08dccbc4f4694baab631e037a374d76d8108c61f',
+    'deeplab_resnest101_pcontext': 'faf5841853aae64bd965a7bdc2cdc6e7a2b5d898',
+    'deeplab_resnest200_pcontext': 'fe76a26551dd5dcf2d474fd37cba99d43f6e984e',
+    'deeplab_resnest269_pcontext': 'b661fd26c49656e01e9487cd9245babb12f37449',
+}
+# Its segmentation-zoo names without published weights.
+UNPUBLISHED = ('encnet_resnet101s_coco', 'fcn_resnet50s_pcontext', 'psp_resnet50s_ade')
+SEGMENTATION = sorted(
+    [name for name in PUBLISHED_SHA1 if name.count('_') == 2 and not name.startswith('deepten')] + list(UNPUBLISHED)
+)
+IMAGENET_CLASSIFIERS = ('resnet50s', 'resnet101s', 'resnet152s', 'resnest50', 'resnest101', 'resnest200', 'resnest269')
 
 FAST = dict(retries=1, backoff=0.0, timeout=10.0, progress=False)
 # The class itself, not its name: earlier tests may leave another default scope behind.
@@ -93,14 +147,36 @@ def _zip_of(data: bytes, member: str) -> bytes:
 
 
 def _publish(server, monkeypatch, name: str, data: bytes) -> ModelEntry:
-    """Adds a PyTorch-Encoding-style entry (zip, sha1 prefix) whose mirror is ``server``."""
-    hash8 = hashlib.sha1(data).hexdigest()[:8]
-    url = f'https://s3.invalid/encoding/models/{name}-{hash8}.zip'
-    entry = ModelEntry(name=name, fits='test', urls=(url,), sha1=hash8, unzip=True)
+    """Adds a PyTorch-Encoding-style entry (zip, full sha1) whose mirror is ``server``."""
+    sha1 = hashlib.sha1(data).hexdigest()
+    entry = ModelEntry(
+        name=name, fits='test', urls=(encoding_url(name, sha1, 'https://s3.invalid/encoding'),), sha1=sha1, unzip=True
+    )
     monkeypatch.setitem(MODEL_STORE, name, entry)
     monkeypatch.setenv('SEGTOOLS_MIRROR', server.base)
-    server.files[f'/encoding/models/{name}-{hash8}.zip'] = _zip_of(data, f'{name}-{hash8}.pth')
+    server.files[f'/encoding/models/{name}-{sha1[:8]}.zip'] = _zip_of(data, f'{name}-{sha1[:8]}.pth')
     return entry
+
+
+def _republish(server, monkeypatch, data: bytes, *names: str) -> str:
+    """Serves ``data`` as the file of the real entries ``names`` (which share one file) from the mirror
+    ``server``, as PyTorch-Encoding's store names it; only their sha1 (and so the URL) is replaced.
+
+    Returns:
+        The path the store's URL has on the server.
+    """
+    sha1 = hashlib.sha1(data).hexdigest()
+    for name in names:
+        entry = MODEL_STORE[name]
+        assert entry.urls == (encoding_url(entry.file_stem, entry.sha1),)
+        monkeypatch.setitem(
+            MODEL_STORE, name, dataclasses.replace(entry, sha1=sha1, urls=(encoding_url(entry.file_stem, sha1),))
+        )
+    stem = MODEL_STORE[names[0]].file_stem
+    path = f'/encoding/models/{stem}-{sha1[:8]}.zip'
+    server.files[path] = _zip_of(data, f'{stem}-{sha1[:8]}.pth')
+    monkeypatch.setenv('SEGTOOLS_MIRROR', server.base)
+    return path
 
 
 def _tiny_resnet_bytes(seed: int) -> tuple[bytes, dict]:
@@ -119,28 +195,89 @@ class RunsCode:
         return os.system, (f'touch {self.marker}',)
 
 
-def test_manifest_holds_pytorch_encoding_names_and_published_prefixes():
-    expected = {
-        'resnet50s': 'a75c83cf',
-        'resnet101s': '03a0f310',
-        'resnet152s': '36670e8b',
-        'resnest50': 'fb9de5b3',
-        'resnest101': '966fb78c',
-        'resnest200': 'd7fd712f',
-        'resnest269': '51ae5f19',
-        'wideresnet38': 'da4785cf',
-        'wideresnet50': 'b4156216',
-    }
-    for name, hash8 in expected.items():
+def test_manifest_holds_every_published_pytorch_encoding_file_with_its_full_sha1():
+    assert check_manifest() == []
+    encoding = [name for name in list_models() if MODEL_STORE[name].source == 'pytorch-encoding']
+    assert len(encoding) == 25 + len(UNPUBLISHED) + len(IMAGENET_CLASSIFIERS)
+    for name, sha1 in PUBLISHED_SHA1.items():
         entry = MODEL_STORE[name]
-        assert entry.sha1 == hash8 and entry.unzip and entry.filename == f'{name}-{hash8}.pth'
-        assert entry.urls == (f'https://s3.us-west-1.wasabisys.com/encoding/models/{name}-{hash8}.zip',)
-    segmentation = [name for name in list_models() if name not in expected and MODEL_STORE[name].source != 'openmmlab']
-    assert len(segmentation) == 18 and 'deeplab_resnest269_pcontext' in segmentation
-    # No invented hashes: the segmentation prefixes are not in our reference.
-    for name in segmentation:
-        assert MODEL_STORE[name].sha1 is None and MODEL_STORE[name].urls == () and MODEL_STORE[name].note
-    assert sum('no weights' in MODEL_STORE[name].note for name in segmentation) == 3
+        assert entry.sha1 == sha1 and re.fullmatch(r'[0-9a-f]{40}', entry.sha1), name
+        assert entry.urls == (f'{WASABI}/{name}-{sha1[:8]}.zip',) and entry.unzip, name
+        assert entry.filename == f'{name}-{sha1[:8]}.pth' and entry.published_as is None, name
+    for name in UNPUBLISHED:  # no invented hash
+        entry = MODEL_STORE[name]
+        assert entry.sha1 is None and entry.urls == () and 'no weights' in entry.note
+
+
+@pytest.mark.parametrize('backbone', IMAGENET_CLASSIFIERS)
+def test_imagenet_classifier_entries_reuse_the_backbone_file_and_keep_fc(backbone):
+    entry, plain = MODEL_STORE[f'{backbone}_imagenet'], MODEL_STORE[backbone]
+    assert entry.published_as == backbone and entry.file_stem == backbone
+    assert (entry.sha1, entry.urls, entry.filename) == (plain.sha1, plain.urls, plain.filename)  # one cached file
+    assert entry.convert == f'encoding:{backbone}:classifier' and plain.convert == f'encoding:{backbone}'
+    assert entry.fits == plain.fits.replace(')', ', num_classes=1000)')
+    assert re.fullmatch(r'(ResNetV1c|ResNeSt)\(depth=\d+(, stem_channels=128)?, num_classes=1000\)', entry.fits)
+
+
+def test_wideresnet_has_no_classifier_entry():
+    assert [name for name in list_models() if name.startswith('wideresnet')] == ['wideresnet38', 'wideresnet50']
+
+
+def test_deepten_entry_is_published_and_its_conversion_pending():
+    entry = MODEL_STORE['deepten_resnet50_minc']
+    assert entry.convert == 'encoding:deepten_resnet50' and entry.fits.startswith('ImageClassifier')
+    assert 'ResNetV1c(depth=50, stem_channels=128)' in entry.fits and 'DeepTENHead' in entry.fits
+    assert 'configs/deepten/deepten_resnet50_4xb64-*_minc-224.py' in entry.note and 'pending' in entry.note
+
+
+def test_check_manifest_names_wrong_pytorch_encoding_entries(monkeypatch):
+    entry = MODEL_STORE['resnest50']
+    monkeypatch.setitem(MODEL_STORE, 'resnest50', dataclasses.replace(entry, sha1=entry.sha1[:8]))
+    monkeypatch.setitem(MODEL_STORE, 'resnest101', dataclasses.replace(MODEL_STORE['resnest101'], urls=('http://x',)))
+    monkeypatch.delitem(MODEL_STORE, 'fcn_resnest50_ade')
+    monkeypatch.setitem(
+        MODEL_STORE, 'psp_resnet50s_ade', dataclasses.replace(MODEL_STORE['psp_resnet50s_ade'], note='')
+    )
+    deepten = MODEL_STORE['deepten_resnet50_minc']
+    monkeypatch.setitem(MODEL_STORE, 'deepten_resnet50_minc', dataclasses.replace(deepten, note='Deep TEN'))
+    assert check_manifest() == [
+        "resnest50: sha1 'fb9de5b3' is not the published full sha1 fb9de5b360976e3e8bd3679d3e93c5409a5eff3c",
+        f"resnest101: URLs ('http://x',) are not the zip {WASABI}/resnest101-966fb78c.zip",
+        "deepten_resnet50_minc: conversion 'encoding:deepten_resnet50' is pending but the note does not say so",
+        'psp_resnet50s_ade: has no URL and no note saying why',
+        'fcn_resnest50_ade: published by PyTorch-Encoding but not in the manifest',
+    ]
+
+
+@pytest.mark.parametrize('name', SEGMENTATION)
+def test_segmentation_entry_fits_its_config_key_for_key(name):
+    """The entry's ``fits`` is a zoo config; PyTorch-Encoding's model of that name (its key layout, from its
+    code: aux head everywhere but fcn_resnet50s_pcontext, EncNet laterals on Pascal Context), converted by
+    the entry's spec, has exactly the keys and shapes of the config's model."""
+    entry = MODEL_STORE[name]
+    model, backbone, dataset = name.split('_')
+    assert entry.convert == f'encoding:{model}_{backbone}'
+    assert re.fullmatch(r'configs/\w+/[\w.-]+\.py', entry.fits) and (ROOT / entry.fits).is_file(), entry.fits
+    nclass = dict(ade=150, pcontext=59, coco=21)[dataset]
+    source = encoding_segmentation_keys(
+        model,
+        backbone,
+        nclass,
+        lateral=model == 'encnet' and dataset == 'pcontext',
+        aux=name != 'fcn_resnet50s_pcontext',
+    )
+    converted = convert_state_dict(meta_state(source), entry.convert).state_dict
+    with torch.device('meta'):
+        expected = MODELS.build(Config.fromfile(str(ROOT / entry.fits)).model).state_dict()
+    missing, unexpected = check_against_model(converted, expected)
+    assert missing == []
+    if name == 'fcn_resnet50s_ade':
+        # Upstream's get_fcn_resnet50_ade has aux=True; the config follows the zoo command (no --aux).
+        assert unexpected and all(key.startswith('auxiliary_head.') for key in unexpected)
+        assert 'auxiliary' in entry.note
+    else:
+        assert unexpected == []
+        assert shapes(converted) == shapes(expected)
 
 
 def test_unknown_name_lists_closest_matches():
@@ -171,24 +308,94 @@ def test_get_model_file_downloads_zip_from_mirror_verifies_and_caches(server, ho
     assert not path.exists()
 
 
-def test_wrong_prefix_from_mirror_raises_and_leaves_nothing(server, home, monkeypatch):
+def test_wrong_full_sha1_with_the_published_prefix_raises_and_leaves_nothing(server, home, monkeypatch):
+    """The file name carries 8 hex digits; the full sha1 is what is checked."""
     data, _ = _tiny_resnet_bytes(0)
     entry = _publish(server, monkeypatch, 'tiny_r18', data)
-    monkeypatch.setitem(MODEL_STORE, 'tiny_r18', ModelEntry(**{**entry.__dict__, 'sha1': '0badc0de'}))
-    server.files['/encoding/models/tiny_r18-0badc0de.zip'] = next(iter(server.files.values()))
-    with pytest.raises(HashMismatchError, match='0badc0de'):
+    wrong = entry.sha1[:8] + ('0' if entry.sha1[8] != '0' else '1') + entry.sha1[9:]
+    monkeypatch.setitem(MODEL_STORE, 'tiny_r18', dataclasses.replace(entry, sha1=wrong))
+    assert MODEL_STORE['tiny_r18'].filename == entry.filename  # same URL and file name
+    with pytest.raises(HashMismatchError, match=f'expected sha1 {wrong}'):
         get_model_file('tiny_r18', **FAST)
-    assert not (home / 'models' / 'tiny_r18-0badc0de.pth').exists()
+    assert server.requests == [f'/encoding/models/{entry.filename[:-4]}.zip']
+    assert sorted(path.name for path in (home / 'models').iterdir()) == [f'{entry.filename}.lock']
 
 
 def test_encoding_repo_is_honoured_for_pytorch_encoding_entries(monkeypatch):
     monkeypatch.delenv('SEGTOOLS_MIRROR', raising=False)
     monkeypatch.setenv('ENCODING_REPO', 'http://repo.local/enc/')
     assert model_store.entry_urls(MODEL_STORE['resnest50']) == ['http://repo.local/enc/models/resnest50-fb9de5b3.zip']
+    # The classifier alias fetches the backbone's file.
+    assert model_store.entry_urls(MODEL_STORE['resnest50_imagenet']) == model_store.entry_urls(MODEL_STORE['resnest50'])
+    assert model_store.entry_urls(MODEL_STORE['resnet50_v1c']) == list(MODEL_STORE['resnet50_v1c'].urls)
     monkeypatch.setenv('SEGTOOLS_MIRROR', 'http://mirror.local')  # wins over ENCODING_REPO
     assert model_store.entry_urls(MODEL_STORE['resnest50']) == [
         'http://mirror.local/encoding/models/resnest50-fb9de5b3.zip'
     ]
+
+
+TINY_V1C = dict(type='ResNetV1c', depth=50, stem_channels=8, base_channels=8)
+
+
+def test_imagenet_classifier_entry_downloads_the_backbone_file_and_loads_with_fc(server, home, monkeypatch):
+    """``segtools://resnet50s_imagenet``: PyTorch-Encoding's ``resnet50s-<hash8>.zip`` fetched and verified once,
+    converted with ``fc`` kept, loaded into ``ResNetV1c(num_classes=1000)``: the same logits; ``resnet50s``
+    then reuses the cached file and drops ``fc``."""
+    source = randomize(SourceResNet(stem_width=4, base=8, num_classes=1000)).float()
+    buffer = io.BytesIO()
+    torch.save(source.state_dict(), buffer)  # upstream files are bare state dicts
+    path = _republish(server, monkeypatch, buffer.getvalue(), 'resnet50s_imagenet', 'resnet50s')
+
+    loaded = load_pretrained('resnet50s_imagenet', **FAST)
+    assert server.requests == [path]
+    assert loaded['meta']['convert'] == 'encoding:resnet50s:classifier' and loaded['meta']['dropped'] == []
+    assert Path(loaded['meta']['file']).name == MODEL_STORE['resnet50s'].filename
+    classifier = MODELS.build(
+        dict(TINY_V1C, num_classes=1000, init_cfg=dict(type='Pretrained', checkpoint='segtools://resnet50s_imagenet'))
+    )
+    classifier.init_weights()
+    ours = classifier.state_dict()
+    assert ours.keys() == loaded['state_dict'].keys() and 'fc.weight' in ours
+    assert all(torch.equal(ours[key], value) for key, value in loaded['state_dict'].items())
+    x = torch.randn(2, 3, 35, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = source.double().logits(x)
+        torch.testing.assert_close(classifier.double().eval()(x), expected, rtol=1e-9, atol=1e-9)
+
+    backbone = load_pretrained('resnet50s', **FAST)
+    assert server.requests == [path]  # one file for both names
+    assert backbone['meta']['dropped'] == ['fc.weight', 'fc.bias'] and 'fc.weight' not in backbone['state_dict']
+
+
+@pytest.mark.parametrize('name', [name for name in SEGMENTATION if name in PUBLISHED_SHA1] + ['deepten_resnet50_minc'])
+def test_published_entry_is_fetched_from_encoding_repo_by_its_name_and_checked(server, home, monkeypatch, name):
+    """Served by a local ``ENCODING_REPO`` at ``/models/{name}-{sha1[:8]}.zip`` (PyTorch-Encoding's scheme), the
+    zip's ``.pth`` is checked against the full sha1: a wrong file is refused and nothing is cached."""
+    sha1 = PUBLISHED_SHA1[name]
+    monkeypatch.setenv('ENCODING_REPO', server.base)
+    server.files[f'/models/{name}-{sha1[:8]}.zip'] = _zip_of(b'not the published weights', f'{name}-{sha1[:8]}.pth')
+    with pytest.raises(HashMismatchError, match=f'expected sha1 {sha1}'):
+        get_model_file(name, **FAST)
+    assert server.requests == [f'/models/{name}-{sha1[:8]}.zip']
+    assert not (home / 'models' / f'{name}-{sha1[:8]}.pth').exists()
+
+
+def test_segmentation_entry_downloads_under_its_published_name(server, home, monkeypatch):
+    data = b'weights of deeplab_resnest50_ade'
+    path = _republish(server, monkeypatch, data, 'deeplab_resnest50_ade')
+    got = get_model_file('deeplab_resnest50_ade', **FAST)
+    assert server.requests == [path] and path.startswith('/encoding/models/deeplab_resnest50_ade-')
+    assert got == home / 'models' / MODEL_STORE['deeplab_resnest50_ade'].filename and got.read_bytes() == data
+
+
+def test_deepten_file_downloads_but_loading_it_converted_says_why_not(server, home, monkeypatch):
+    state = {'pretrained.conv1.0.weight': torch.zeros(2, 3, 3, 3), 'head.3.codewords': torch.zeros(32, 128)}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    _republish(server, monkeypatch, buffer.getvalue(), 'deepten_resnet50_minc')
+    assert get_model_file('deepten_resnet50_minc', **FAST).is_file()
+    with pytest.raises(KeyError, match='not implemented yet.*DeepTENHead'):
+        load_pretrained('deepten_resnet50_minc', **FAST)
 
 
 def test_offline_names_file_and_url(home, monkeypatch):
@@ -247,12 +454,11 @@ def test_manifest_conversion_specs_are_all_known(monkeypatch):
     assert specs['wideresnet38'] == 'encoding:wideresnet38' and specs['wideresnet50'] == 'encoding:wideresnet50'
     assert specs['resnet50s'] == 'encoding:resnet50s'
     assert specs['deeplab_resnest269_ade'] == 'encoding:deeplab_resnest269'
-    monkeypatch.setitem(MODEL_STORE, 'x', ModelEntry(name='x', fits='test', convert='encoding:resnet42'))
+    assert specs['resnest50_imagenet'] == 'encoding:resnest50:classifier'
+    assert specs['deepten_resnet50_minc'] == 'encoding:deepten_resnet50'  # pending, which check_manifest accepts
+    monkeypatch.setitem(MODEL_STORE, 'x', ModelEntry(name='x', fits='test', convert='encoding:resnet42', note='test'))
     (problem,) = check_manifest()
     assert problem.startswith("x: conversion spec 'encoding:resnet42': unknown encoding arch 'resnet42'")
-
-
-TINY_V1C = dict(type='ResNetV1c', depth=50, stem_channels=8, base_channels=8)
 
 
 def test_init_cfg_pretrained_converts_a_pytorch_encoding_backbone(server, home, monkeypatch):

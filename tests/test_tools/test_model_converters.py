@@ -82,6 +82,25 @@ def test_cli_missing_keys_fail_unless_allowed(tmp_path, capsys, resnet50s_state)
     assert enc2st.main(argv) == 0 and dst.exists()
 
 
+def test_cli_converts_a_classifier_keeping_fc_and_checks_it(tmp_path, capsys):
+    """``--arch resnet50s:classifier``: ``fc`` kept; ``--config`` builds the classifier (no ``backbone`` key)."""
+    state = SourceResNet(stem_width=4, base=8, num_classes=1000).state_dict()
+    src, dst = tmp_path / 'resnet50s.pth', tmp_path / 'r50s_in1k.pth'
+    torch.save(state, src)
+    config = tmp_path / 'r50s_in1k.py'
+    config.write_text("model = dict(type='ResNetV1c', depth=50, stem_channels=8, base_channels=8, num_classes=1000)\n")
+    argv = [str(src), str(dst), '--arch', 'resnet50s:classifier', '--config', str(config)]
+    assert enc2st.main(argv) == 0
+    out = capsys.readouterr().out
+    assert 'dropped source keys' not in out and 'all keys and shapes match' in out
+    saved = torch.load(dst, weights_only=True)
+    assert saved['meta']['arch'] == 'resnet50s:classifier'
+    assert torch.equal(saved['state_dict']['fc.weight'], state['fc.weight'])
+    # The backbone arch drops fc, which this classifier config then misses.
+    assert enc2st.main([str(src), str(tmp_path / 'no.pth'), '--arch', 'resnet50s', '--config', str(config)]) == 1
+    assert 'fc.weight' in capsys.readouterr().out and not (tmp_path / 'no.pth').exists()
+
+
 class _RunsCode:
     def __init__(self, marker):
         self.marker = marker

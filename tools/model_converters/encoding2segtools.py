@@ -1,14 +1,19 @@
-"""Convert PyTorch-Encoding checkpoints (backbones and segmentation models) to segtools.
+"""Convert PyTorch-Encoding checkpoints (backbones, ImageNet classifiers, segmentation models) to segtools.
 
 Usage::
 
     python tools/model_converters/encoding2segtools.py resnet50s-a75c83cf.pth r50s.pth --arch resnet50s
     python tools/model_converters/encoding2segtools.py encnet_resnet50s_ade.pth encnet.pth \\
         --arch encnet_resnet50s --config configs/encnet/encnet_r50s-d8_4xb4-180e_ade20k-480x480.py
+    python tools/model_converters/encoding2segtools.py resnest50-fb9de5b3.pth s50_in1k.pth \\
+        --arch resnest50:classifier
 
-``--arch`` is a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...) or ``<model>_<backbone>``
-with model ``fcn``, ``fcn-global``, ``psp``, ``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` or
-``atten`` (``atten`` is the only model on ``wideresnet38/50``). The key layouts are documented in
+``--arch`` is a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...; the ImageNet ``fc`` is
+dropped), ``<backbone>:classifier`` (ResNet-family backbones: ``fc`` kept, for the backbone built
+with ``num_classes=1000``) or ``<model>_<backbone>`` with model ``fcn``, ``fcn-global``, ``psp``,
+``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` or ``atten`` (``atten`` is the only model on
+``wideresnet38/50``). With ``--config`` a backbone or classifier is checked against the config's
+``model.backbone`` (or its ``model`` when it has no backbone). The key layouts are documented in
 :mod:`segtools.models.converters.encoding`; ``segtools://<name>`` converts the same way on load.
 """
 

@@ -6,7 +6,9 @@ Usage::
         --config configs/pspnet/pspnet_r50-d8_4xb4-80k_ade20k-512x512.py
 
 The layouts are documented in :mod:`segtools.models.converters.torchvision`. The output holds
-backbone keys without a ``backbone.`` prefix (a backbone's ``pretrained``).
+backbone keys without a ``backbone.`` prefix (a backbone's ``pretrained``), the classifier ``fc``
+dropped; ``--arch <name>:classifier`` (``resnet50:classifier``) keeps it, for the backbone built with
+``num_classes=1000``.
 """
 
 from __future__ import annotations

@@ -131,7 +131,9 @@ def add_num_batches_tracked(state_dict: dict[str, torch.Tensor]) -> None:
         state_dict.setdefault(counter, torch.tensor(0, dtype=torch.long))
 
 
-def backbone_rules(*, deep_stem: bool, avg_down: bool, split_attention: bool, prefix: str = '') -> list[Rule]:
+def backbone_rules(
+    *, deep_stem: bool, avg_down: bool, split_attention: bool, prefix: str = '', keep_fc: bool = False
+) -> list[Rule]:
     """Rules of a ResNet-family backbone in the torchvision/timm/PyTorch-Encoding layout.
 
     Those projects name the deep stem ``conv1.{0,1,3,4,6}`` plus ``bn1`` (conv, norm, ReLU,
@@ -146,9 +148,11 @@ def backbone_rules(*, deep_stem: bool, avg_down: bool, split_attention: bool, pr
             no ``bn2``).
         prefix: Source prefix of every backbone key (``pretrained.`` in PyTorch-Encoding's
             segmentation models); the target prefix is ``backbone.`` when it is set.
+        keep_fc: Keep the ImageNet classifier ``fc`` under its name, for a segtools backbone
+            built with ``num_classes > 0`` (whose linear classifier is ``fc`` too).
 
     Returns:
-        The rules, the classifier ``fc`` dropped.
+        The rules; the classifier ``fc`` is dropped unless ``keep_fc``.
     """
     src = re.escape(prefix)
     dst = 'backbone.' if prefix else ''
@@ -164,7 +168,7 @@ def backbone_rules(*, deep_stem: bool, avg_down: bool, split_attention: bool, pr
     else:
         rules.append(Rule(rf'{block}\.(conv2|bn2)', dst + r'\1.\2'))
     rules.append(Rule(rf'{block}\.downsample\.({"[12]" if avg_down else "[01]"})', dst + r'\1.downsample.\2'))
-    rules.append(Rule(rf'{src}fc', None))
+    rules.append(Rule(rf'{src}fc', dst + 'fc' if keep_fc else None))
     return rules
 
 

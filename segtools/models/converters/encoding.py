@@ -1,14 +1,26 @@
-"""PyTorch-Encoding checkpoints (backbones and segmentation models) -> segtools keys.
+"""PyTorch-Encoding checkpoints (backbones, ImageNet classifiers, segmentation models) -> segtools keys.
 
 Used by the model store (``convert='encoding:<arch>'``) and ``tools/model_converters/encoding2segtools.py``.
-An arch is a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...) or ``<model>_<backbone>``
-with model ``fcn``, ``fcn-global`` (FCN ``with_global=True``), ``psp``, ``encnet``, ``deeplab``,
-``fcfpn``, ``upernet`` (ResNet-family backbones) or ``atten`` (every backbone, WideResNet included).
+An arch is one of:
+
+- a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...): the ImageNet classifier ``fc`` is
+  dropped, for a segtools backbone without classifier (``num_classes=0``, segmentation use);
+- ``<backbone>:classifier`` (``resnest50:classifier``, ``resnet101s:classifier`` ...; ResNet-family
+  backbones only): the same keys with ``fc.weight``/``fc.bias`` kept as ``fc``, for the segtools
+  backbone built with ``num_classes=1000`` (``ResNetV1c``/``ResNeSt``/... name their global-pool +
+  linear classifier ``fc``, as PyTorch-Encoding does), i.e. the ImageNet classifier itself. The model
+  store's ``*_imagenet`` entries use these; segtools' WideResNet has no classifier, so
+  ``wideresnet38/50`` have no ``:classifier`` variant;
+- ``<model>_<backbone>`` with model ``fcn``, ``fcn-global`` (FCN ``with_global=True``), ``psp``,
+  ``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` (ResNet-family backbones) or ``atten`` (every
+  backbone, WideResNet included): a whole segmentation model.
+
 Key layouts (PyTorch-Encoding -> segtools):
 
 - ResNet-family backbone: deep stem ``conv1.{0,1,3,4,6}`` + ``bn1`` -> ``stem.{0,1,3,4,6,7}``; blocks
-  keep their names; ResNeSt shortcut ``downsample.{1,2}`` (AvgPool first); ``fc`` dropped. In a
-  segmentation model the backbone is ``pretrained.*`` -> ``backbone.*``.
+  keep their names; ResNeSt shortcut ``downsample.{1,2}`` (AvgPool first); ``fc`` dropped (kept as
+  ``fc`` by ``:classifier``). In a segmentation model the backbone is ``pretrained.*`` ->
+  ``backbone.*`` (upstream's ``BaseNet`` sets ``pretrained.fc = None``, so it has no ``fc``).
 - WideResNet backbone (``wideresnet38/50``): ``mod1``, ``mod{2..7}.i.{bn1,conv1,...,downsample.0}``
   and ``bn_out`` keep their names (segtools' :class:`WideResNet` mirrors them); ``fc`` dropped.
 - ``auxlayer.conv5.{0,1,4}`` (FCNHead: conv, norm, ReLU, dropout, classifier) ->
@@ -47,7 +59,10 @@ Key layouts (PyTorch-Encoding -> segtools):
   (``conv_ks`` is ``conv_qs``): those copies are dropped after checking they equal the kept tensors.
 
 Not supported (an error names them and says why): ``xception65`` (PyTorch-Encoding publishes no
-weights for it and segtools' Xception65 is not built in its layout).
+weights for it and segtools' Xception65 is not built in its layout). Pending (:data:`PENDING`; the
+model store may name them, loading says why it cannot convert yet): ``deepten_resnet50`` (Deep TEN,
+``deepten_resnet50_minc``), until its converter to segtools' ``ImageClassifier`` with a
+``DeepTENHead`` is written.
 """
 
 from __future__ import annotations
@@ -86,6 +101,17 @@ UNSUPPORTED: dict[str, str] = {
         "and segtools' Xception65 is not built in PyTorch-Encoding's module layout"
     ),
 }
+# Archs whose layout is known but whose segtools target is not written yet: arch -> why.
+PENDING: dict[str, str] = {
+    'deepten_resnet50': (
+        "the converter of Deep TEN (PyTorch-Encoding's DeepTen: pretrained.* resnet50s, head.{0,1,3,6}) to "
+        "segtools' ImageClassifier + DeepTENHead (segtools/models/classifiers/) is not written yet; "
+        'segtools.models.model_store.get_model_file downloads and verifies the file meanwhile'
+    ),
+}
+CLASSIFIER_SUFFIX = ':classifier'
+# parse_arch's model for a '<backbone>:classifier' arch.
+CLASSIFIER = 'classifier'
 
 
 def wide_resnet_rules(prefix: str = '') -> list[Rule]:
@@ -202,12 +228,23 @@ _WIDE_RESNET_HEADS = ('atten',)
 
 
 def parse_arch(arch: str) -> tuple[str | None, str]:
-    """``'encnet_resnet50s'`` -> ``('encnet', 'resnet50s')``; ``'resnest50'`` -> ``(None, 'resnest50')``.
+    """``'encnet_resnet50s'`` -> ``('encnet', 'resnet50s')``; ``'resnest50'`` -> ``(None, 'resnest50')``;
+    ``'resnest50:classifier'`` -> ``('classifier', 'resnest50')``.
 
     Raises:
-        KeyError: Unknown or unsupported model or backbone, naming the accepted ones (and why an
-            unsupported one is).
+        KeyError: Unknown, unsupported or pending model or backbone, naming the accepted ones (and
+            why an unsupported or pending one is).
     """
+    if arch in PENDING:
+        raise KeyError(f'PyTorch-Encoding arch {arch!r} is not converted yet: {PENDING[arch]}')
+    if arch.endswith(CLASSIFIER_SUFFIX):
+        backbone = arch.removesuffix(CLASSIFIER_SUFFIX)
+        if backbone not in BACKBONES:
+            raise KeyError(
+                f'PyTorch-Encoding arch {arch!r}: classifier variants exist for the ResNet-family backbones '
+                f"{sorted(BACKBONES)}; segtools' WideResNet has no classifier"
+            )
+        return CLASSIFIER, backbone
     model, _, backbone = arch.partition('_')
     if model not in HEADS:
         model, backbone = None, arch
@@ -237,6 +274,8 @@ def rules_for(arch: str) -> list[Rule]:
     model, backbone = parse_arch(arch)
     if model is None:
         return _backbone(backbone)
+    if model == CLASSIFIER:
+        return backbone_rules(**BACKBONES[backbone], keep_fc=True)
     return [*_backbone(backbone, prefix='pretrained.'), *HEADS[model], *_AUX]
 
 
@@ -273,15 +312,18 @@ def convert_with_report(state_dict: Mapping[str, torch.Tensor], arch: str) -> Co
 
 
 def convert(state_dict: Mapping[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
-    """PyTorch-Encoding ``state_dict`` -> segtools state dict (backbone keys, or a whole segmentor)."""
+    """PyTorch-Encoding ``state_dict`` -> segtools state dict (backbone or classifier keys, or a whole segmentor)."""
     return convert_with_report(state_dict, arch).state_dict
 
 
 SOURCE = 'PyTorch-Encoding'
-BACKBONE_ARCHS = frozenset([*BACKBONES, *WIDE_RESNETS])
+CLASSIFIER_ARCHS = frozenset(f'{name}{CLASSIFIER_SUFFIX}' for name in BACKBONES)
+# Keys without a ``backbone.`` prefix: the backbones and the classifiers (a backbone with ``fc``).
+BACKBONE_ARCHS = frozenset([*BACKBONES, *WIDE_RESNETS, *CLASSIFIER_ARCHS])
 ARCHS = [
     *BACKBONES,
     *WIDE_RESNETS,
+    *(f'{name}{CLASSIFIER_SUFFIX}' for name in BACKBONES),
     *(f'{model}_{backbone}' for model in HEADS for backbone in BACKBONES),
     *(f'{model}_{backbone}' for model in _WIDE_RESNET_HEADS for backbone in WIDE_RESNETS),
 ]

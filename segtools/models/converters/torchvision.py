@@ -10,7 +10,10 @@ Used by the model store (``convert='torchvision:<arch>'``) and
 - timm ``resnest*d``: deep stem ``conv1.{0,1,3,4,6}`` + ``bn1`` -> ``stem.{0,1,3,4,6,7}``,
   split-attention ``conv2.{conv,bn0,fc1,bn1,fc2}``, shortcut ``downsample.{1,2}`` -> ``ResNeSt``.
 
-The result holds backbone keys without a ``backbone.`` prefix (a backbone's ``Pretrained`` init).
+The result holds backbone keys without a ``backbone.`` prefix (a backbone's ``Pretrained`` init),
+the classifier ``fc`` dropped. ``<arch>:classifier`` (``resnet50:classifier``,
+``resnest50d:classifier`` ...) keeps ``fc.weight``/``fc.bias`` as ``fc``: the ImageNet classifier,
+for the segtools backbone built with ``num_classes=1000`` (whose linear classifier is ``fc``).
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ LAYOUTS: dict[str, dict[str, bool]] = {
     **{name: _V1D for name in ('resnet50d', 'resnet101d', 'resnet152d')},
     **{name: _RESNEST for name in ('resnest50d', 'resnest101e', 'resnest200e', 'resnest269e')},
 }
-ARCHS = list(LAYOUTS)
-BACKBONE_ARCHS = frozenset(LAYOUTS)
+CLASSIFIER_SUFFIX = ':classifier'
+CLASSIFIER_ARCHS = frozenset(f'{name}{CLASSIFIER_SUFFIX}' for name in LAYOUTS)
+ARCHS = [*LAYOUTS, *(f'{name}{CLASSIFIER_SUFFIX}' for name in LAYOUTS)]
+# Every arch gives keys without a ``backbone.`` prefix (classifiers: a backbone with ``fc``).
+BACKBONE_ARCHS = frozenset(ARCHS)
 
 
 def convert_with_report(state_dict: Mapping[str, torch.Tensor], arch: str) -> Conversion:
@@ -44,11 +50,13 @@ def convert_with_report(state_dict: Mapping[str, torch.Tensor], arch: str) -> Co
         KeyError: Unknown ``arch``, naming the accepted ones.
         ConversionError: A key no rule matches.
     """
-    if arch not in LAYOUTS:
-        raise KeyError(f'unknown torchvision/timm arch {arch!r}; expected one of {sorted(LAYOUTS)}')
-    return convert_keys(state_dict, backbone_rules(**LAYOUTS[arch]), arch)
+    name = arch.removesuffix(CLASSIFIER_SUFFIX)
+    if name not in LAYOUTS:
+        raise KeyError(f'unknown torchvision/timm arch {arch!r}; expected one of {sorted(ARCHS)}')
+    rules = backbone_rules(**LAYOUTS[name], keep_fc=arch.endswith(CLASSIFIER_SUFFIX))
+    return convert_keys(state_dict, rules, arch)
 
 
 def convert(state_dict: Mapping[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
-    """Source ``state_dict`` -> segtools backbone state dict (classifier dropped)."""
+    """Source ``state_dict`` -> segtools backbone state dict (classifier dropped unless ``:classifier``)."""
     return convert_with_report(state_dict, arch).state_dict

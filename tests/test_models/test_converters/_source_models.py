@@ -79,10 +79,22 @@ class SourceResNet(nn.Module):
     ``stem_width > 0`` gives the deep stem ``conv1.{0,1,3,4,6}`` + ``bn1`` (``2 * stem_width``
     channels); ``dilated`` is PyTorch-Encoding's output stride 8 (first blocks of the d=2 and d=4
     stages at dilation 1 and 2); ``radix``/``avd``/``avg_down`` give ResNeSt; ``base`` is the width
-    of the first stage (64 upstream; small values give tiny test files).
+    of the first stage (64 upstream; small values give tiny test files); ``layers`` the blocks per
+    stage (ResNet-50's by default). ``forward`` returns the four stage outputs, :meth:`logits` the
+    ImageNet classifier's output (global average pool, ``fc``) as upstream's ``forward``.
     """
 
-    def __init__(self, stem_width=0, avg_down=False, radix=0, avd=False, dilated=False, num_classes=10, base=64):
+    def __init__(
+        self,
+        stem_width=0,
+        avg_down=False,
+        radix=0,
+        avd=False,
+        dilated=False,
+        num_classes=10,
+        base=64,
+        layers=(3, 4, 6, 3),
+    ):
         super().__init__()
         self.avg_down, self.radix, self.avd = avg_down, radix, avd
         if stem_width:
@@ -102,10 +114,10 @@ class SourceResNet(nn.Module):
             self.inplanes = base
         self.bn1 = nn.BatchNorm2d(self.inplanes)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(base, 3, 1, 1, is_first=False)
-        self.layer2 = self._make_layer(2 * base, 4, 2, 1)
-        self.layer3 = self._make_layer(4 * base, 6, 1 if dilated else 2, 2 if dilated else 1)
-        self.layer4 = self._make_layer(8 * base, 3, 1 if dilated else 2, 4 if dilated else 1)
+        self.layer1 = self._make_layer(base, layers[0], 1, 1, is_first=False)
+        self.layer2 = self._make_layer(2 * base, layers[1], 2, 1)
+        self.layer3 = self._make_layer(4 * base, layers[2], 1 if dilated else 2, 2 if dilated else 1)
+        self.layer4 = self._make_layer(8 * base, layers[3], 1 if dilated else 2, 4 if dilated else 1)
         self.fc = nn.Linear(32 * base, num_classes)
 
     def _make_layer(self, planes, blocks, stride, dilation, is_first=True):
@@ -132,6 +144,10 @@ class SourceResNet(nn.Module):
             x = layer(x)
             feats.append(x)
         return feats
+
+    def logits(self, x):
+        """The classifier's output ``(N, num_classes)``: global average pool of stage 4, then ``fc``."""
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self(x)[-1], 1), 1))
 
 
 class SourceDeepLabHead(nn.Module):
@@ -258,6 +274,45 @@ def encoding_head_keys(model, nclass, lateral=False):
         | bn_keys('head.block.1', 256)
         | (conv_keys('head.block.4', nclass, 256, bias=True))
     )
+
+
+def meta_shapes(module_fn):
+    """``{key: shape}`` of a module built on the meta device (no memory, no init cost)."""
+    with torch.device('meta'):
+        return shapes(module_fn().state_dict())
+
+
+def meta_state(key_shapes):
+    """Meta tensors of the given shapes (key layouts only: no values)."""
+    return {key: torch.empty(shape, device='meta') for key, shape in key_shapes.items()}
+
+
+# PyTorch-Encoding's ResNet-family backbones by name: SourceResNet options (blocks per stage, deep stem
+# width = half the stem output, ResNeSt's split attention, avd and average-pool shortcut).
+_RESNEST = dict(avg_down=True, radix=2, avd=True)
+ENCODING_BACKBONES = {
+    'resnet50s': dict(stem_width=64),
+    'resnet101s': dict(stem_width=64, layers=(3, 4, 23, 3)),
+    'resnet152s': dict(stem_width=64, layers=(3, 8, 36, 3)),
+    'resnest50': dict(stem_width=32, **_RESNEST),
+    'resnest101': dict(stem_width=64, layers=(3, 4, 23, 3), **_RESNEST),
+    'resnest200': dict(stem_width=64, layers=(3, 24, 36, 3), **_RESNEST),
+    'resnest269': dict(stem_width=64, layers=(3, 30, 48, 8), **_RESNEST),
+}
+
+
+def encoding_segmentation_keys(head, backbone, nclass, lateral=False, aux=True):
+    """``{key: shape}`` of PyTorch-Encoding's segmentation model ``{head}_{backbone}`` (full widths).
+
+    ``BaseNet`` sets ``pretrained.fc = None``, so there is no classifier; ``aux`` adds the FCNHead on c3
+    (``auxlayer``), ``lateral`` EncNet's c2/c3 laterals.
+    """
+    source = meta_shapes(lambda: SourceResNet(**ENCODING_BACKBONES[backbone]))
+    key_shapes = {f'pretrained.{k}': v for k, v in source.items() if not k.startswith('fc.')}
+    key_shapes |= encoding_head_keys(head, nclass, lateral)
+    if aux:
+        key_shapes |= encoding_fcn_keys('auxlayer', 1024, nclass)
+    return key_shapes
 
 
 def fake_state(key_shapes):

@@ -1,8 +1,9 @@
-"""segtools.models.converters.encoding: PyTorch-Encoding backbones and segmentation models.
+"""segtools.models.converters.encoding: PyTorch-Encoding backbones, classifiers and segmentation models.
 
-Backbones and the DeepLabV3 head are rebuilt in PyTorch-Encoding's layout (``_source_models``);
-their converted weights must give the same outputs in segtools. Whole segmentation models are
-checked by key list: the converted keys and shapes must be exactly those of the config's model.
+Backbones, ImageNet classifiers and the DeepLabV3 head are rebuilt in PyTorch-Encoding's layout
+(``_source_models``); their converted weights must give the same outputs (features, logits) in
+segtools. Whole segmentation models are checked by key list: the converted keys and shapes must be
+exactly those of the config's model.
 """
 
 from pathlib import Path
@@ -32,6 +33,8 @@ from ._source_models import (
     encoding_fcn_keys,
     encoding_head_keys,
     fake_state,
+    meta_shapes,
+    meta_state,
     randomize,
     shapes,
 )
@@ -58,6 +61,54 @@ def test_converted_backbone_reproduces_source_outputs(arch, source_opts, backbon
     assert shapes(result.state_dict) == shapes(ours.state_dict())
     ours.load_state_dict(result.state_dict, strict=True)
     assert_same_features(source, ours)
+
+
+CLASSIFIER_CASES = [
+    # (arch, source options, segtools classifier config): PyTorch-Encoding's ImageNet models, not dilated.
+    ('resnet50s', dict(stem_width=64), dict(type='ResNetV1c', depth=50, stem_channels=128)),
+    ('resnest50', RESNEST_SOURCE, dict(type='ResNeSt', depth=50)),
+    # A narrow ResNeSt-101 (upstream's deep stem of 2 x 64 at this depth; 4 x 8 here).
+    (
+        'resnest101',
+        dict(RESNEST_SOURCE, stem_width=4, base=8, layers=(3, 4, 23, 3)),
+        dict(type='ResNeSt', depth=101, stem_channels=8, base_channels=8),
+    ),
+]
+
+
+@pytest.mark.parametrize(('arch', 'source_opts', 'model_cfg'), CLASSIFIER_CASES)
+def test_converted_classifier_keeps_fc_and_reproduces_source_logits(arch, source_opts, model_cfg):
+    """``<backbone>:classifier``: ``fc`` kept as the backbone's ``fc`` (``num_classes=1000``), strict load,
+    the same float64 logits; the plain backbone arch still drops it."""
+    source = randomize(SourceResNet(**source_opts, num_classes=1000))
+    result = encoding.convert_with_report(source.state_dict(), f'{arch}:classifier')
+    assert result.dropped == []
+    assert torch.equal(result.state_dict['fc.weight'], source.fc.weight)
+    ours = build(dict(model_cfg, num_classes=1000))
+    assert shapes(result.state_dict) == shapes(ours.state_dict())
+    ours.load_state_dict(result.state_dict, strict=True)
+    x = torch.randn(2, 3, 35, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = source.logits(x), ours(x)
+    assert got.shape == (2, 1000)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9 * expected.abs().max().item())
+    assert encoding.convert_with_report(source.state_dict(), arch).dropped == ['fc.weight', 'fc.bias']
+
+
+def test_classifier_archs():
+    assert encoding.parse_arch('resnest50:classifier') == ('classifier', 'resnest50')
+    assert {'resnet50s:classifier', 'resnest269:classifier'} <= encoding.CLASSIFIER_ARCHS
+    assert encoding.CLASSIFIER_ARCHS < encoding.BACKBONE_ARCHS < set(encoding.ARCHS)
+    with pytest.raises(KeyError, match='WideResNet has no classifier'):
+        encoding.convert({}, 'wideresnet38:classifier')
+    with pytest.raises(KeyError, match='classifier variants exist'):
+        encoding.convert({}, 'encnet_resnet50s:classifier')
+
+
+def test_deepten_is_pending_and_says_why():
+    with pytest.raises(KeyError, match='not converted yet.*DeepTENHead'):
+        encoding.convert({}, 'deepten_resnet50')
+    assert 'deepten_resnet50' not in encoding.ARCHS
 
 
 def test_missing_num_batches_tracked_is_filled():
@@ -188,16 +239,6 @@ def test_converted_wideresnet_reproduces_source_outputs(depth, layers, dilated):
 def test_wideresnet_refuses_resnet_keys():
     with pytest.raises(ConversionError, match=r'conv1\.0\.weight'):
         encoding.convert(fake_state({'conv1.0.weight': (2, 3, 3, 3), 'mod1.weight': (2, 3, 3, 3)}), 'wideresnet38')
-
-
-def meta_shapes(module_fn):
-    """``{key: shape}`` of a module built on the meta device (no memory, no init cost)."""
-    with torch.device('meta'):
-        return shapes(module_fn().state_dict())
-
-
-def meta_state(key_shapes):
-    return {key: torch.empty(shape, device='meta') for key, shape in key_shapes.items()}
 
 
 def meta_model_state(config):

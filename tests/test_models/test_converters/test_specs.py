@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from segtools.models.converters import SOURCES, convert_state_dict, is_backbone_spec, parse_spec
+from segtools.models.converters import SOURCES, convert_state_dict, is_backbone_spec, parse_spec, pending_reason
 
 
 def test_every_source_declares_archs_backbones_and_a_name():
@@ -15,8 +15,19 @@ def test_every_source_declares_archs_backbones_and_a_name():
 def test_parse_spec_and_backbone_flag():
     module, arch = parse_spec('encoding:resnest101')
     assert module is SOURCES['encoding'] and arch == 'resnest101'
+    assert parse_spec('encoding:resnest101:classifier') == (SOURCES['encoding'], 'resnest101:classifier')
     assert is_backbone_spec('mmseg:resnet_v1c') and is_backbone_spec('torchvision:resnet50')
+    # A classifier's keys carry no backbone. prefix either: the backbone built with num_classes > 0.
+    assert is_backbone_spec('encoding:resnet50s:classifier') and is_backbone_spec('torchvision:resnet50:classifier')
     assert not is_backbone_spec('encoding:encnet_resnet50s') and not is_backbone_spec('mmseg:psp')
+
+
+def test_pending_spec_is_named_and_refused_with_the_reason():
+    assert 'DeepTENHead' in pending_reason('encoding:deepten_resnet50')
+    assert pending_reason('encoding:resnet50s') is None and pending_reason('mmseg:fcn') is None
+    assert pending_reason('caffe:x') is None
+    with pytest.raises(KeyError, match="'encoding:deepten_resnet50' is not implemented yet"):
+        convert_state_dict({}, 'encoding:deepten_resnet50')
 
 
 @pytest.mark.parametrize(
@@ -36,3 +47,5 @@ def test_convert_state_dict_dispatches_to_the_source():
     state = {'conv1.0.weight': torch.ones(1), 'bn1.bias': torch.zeros(1), 'fc.weight': torch.ones(1)}
     result = convert_state_dict(state, 'encoding:resnet50s')
     assert set(result.state_dict) == {'stem.0.weight', 'stem.7.bias'} and result.dropped == ['fc.weight']
+    result = convert_state_dict(state, 'encoding:resnet50s:classifier')
+    assert set(result.state_dict) == {'stem.0.weight', 'stem.7.bias', 'fc.weight'} and result.dropped == []

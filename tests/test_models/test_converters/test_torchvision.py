@@ -24,6 +24,19 @@ def test_converted_backbone_reproduces_source_outputs(arch, source_opts, backbon
     assert_same_features(source, ours)
 
 
+@pytest.mark.parametrize(('arch', 'source_opts', 'backbone_cfg'), CASES)
+def test_converted_classifier_keeps_fc_and_reproduces_source_logits(arch, source_opts, backbone_cfg):
+    source = randomize(SourceResNet(**source_opts, num_classes=1000))
+    result = torchvision.convert_with_report(source.state_dict(), f'{arch}:classifier')
+    assert result.dropped == [] and f'{arch}:classifier' in torchvision.ARCHS
+    ours = build(dict(backbone_cfg, num_classes=1000))
+    ours.load_state_dict(result.state_dict, strict=True)
+    x = torch.randn(2, 3, 35, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = source.logits(x)
+        torch.testing.assert_close(ours(x), expected, rtol=1e-9, atol=1e-9 * expected.abs().max().item())
+
+
 def test_unknown_arch_and_unmapped_key_are_refused():
     with pytest.raises(KeyError, match='vgg16'):
         torchvision.convert({}, 'vgg16')
