@@ -2,6 +2,8 @@
 
 from . import (  # noqa: F401  (registration)
     backbones,
+    batch_augments,
+    classifiers,
     decode_heads,
     layers,
     losses,
@@ -10,7 +12,16 @@ from . import (  # noqa: F401  (registration)
     samplers,
     segmentors,
 )
+from .classifiers import ClsTTAModel, ImageClassifier
+from .cls_data_preprocessor import ClsDataPreProcessor
 from .data_preprocessor import SegDataPreProcessor
 from .segmentors import EncoderDecoder, SegTTAModel
 
-__all__ = ['SegDataPreProcessor', 'EncoderDecoder', 'SegTTAModel']
+__all__ = [
+    'ClsDataPreProcessor',
+    'ClsTTAModel',
+    'EncoderDecoder',
+    'ImageClassifier',
+    'SegDataPreProcessor',
+    'SegTTAModel',
+]

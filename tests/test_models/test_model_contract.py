@@ -45,7 +45,11 @@ def registered(package: str) -> list[str]:
 
 
 BACKBONES = registered('segtools.models.backbones')
-NECKS = registered('segtools.models.necks')
+# Necks that pool into vectors (class-level out_strides=None: GlobalAveragePooling) feed
+# classification heads; test_classifiers/test_classifier_contract.py covers them.
+NECKS = [
+    name for name in registered('segtools.models.necks') if getattr(MODELS.get(name), 'out_strides', ()) is not None
+]
 
 
 def test_every_backbone_and_neck_has_a_minimal_config():

@@ -1,6 +1,6 @@
 """Data transforms, by family: loading, geometric, photometric, recognition, formatting."""
 
-from .formatting import PackSegInputs
+from .formatting import PackClsInputs, PackSegInputs
 from .geometric import EncodingRandomResize, Pad, RandomCrop, RandomFlip, RandomResize, RandomRotate
 from .loading import LoadAnnotations, LoadImageFromFile, LoadImageFromNDArray
 from .patch import CropAroundCenter
@@ -18,6 +18,7 @@ __all__ = [
     'LoadAnnotations',
     'LoadImageFromFile',
     'LoadImageFromNDArray',
+    'PackClsInputs',
     'PackSegInputs',
     'Pad',
     'PhotoMetricDistortion',

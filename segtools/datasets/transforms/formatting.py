@@ -8,7 +8,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import PixelData
 
 from segtools.registry import TRANSFORMS
-from segtools.structures import SegDataSample
+from segtools.structures import ClsDataSample, SegDataSample
 
 DEFAULT_META_KEYS = (
     'img_path',
@@ -21,6 +21,15 @@ DEFAULT_META_KEYS = (
     'flip_direction',
     'reduce_zero_label',
 )
+CLS_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip', 'flip_direction')
+
+
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """``(H, W)`` or ``(H, W, C)`` array -> ``(C, H, W)`` tensor of the same dtype."""
+    if img.ndim == 2:
+        img = img[..., None]
+    # ascontiguousarray first: flips and crops leave negative/odd strides torch cannot wrap.
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
 
 @TRANSFORMS.register_module()
@@ -44,12 +53,7 @@ class PackSegInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
-        img = results['img']
-        if img.ndim == 2:
-            img = img[..., None]
-        # ascontiguousarray first: flips and crops leave negative/odd strides torch cannot wrap.
-        inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-
+        inputs = image_to_tensor(results['img'])
         data_sample = SegDataSample()
         seg = results.get('gt_seg_map')
         if seg is not None:
@@ -62,6 +66,38 @@ class PackSegInputs(BaseTransform):
                 )
             data_sample.gt_sem_seg = PixelData(data=torch.from_numpy(seg.astype(np.int64)))
 
+        data_sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
+        return dict(inputs=inputs, data_samples=data_sample)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+
+
+@TRANSFORMS.register_module()
+class PackClsInputs(BaseTransform):
+    """Pack the image and class label for the classification preprocessor and model.
+
+    Returns ``dict(inputs, data_samples)``:
+
+    - ``inputs``: ``(C, H, W)`` tensor with the image's dtype (uint8, BGR after loading);
+      channel order and normalisation are the data preprocessor's business.
+    - ``data_samples``: a :class:`ClsDataSample` whose ``gt_label`` is the int64 ``(1,)``
+      tensor of ``results['gt_label']`` (what ``ImageFolderDataset`` puts in each sample),
+      when present, and whose ``metainfo`` holds the ``meta_keys`` present in ``results``.
+
+    Args:
+        meta_keys: Keys of ``results`` copied to the data sample's metainfo.
+    """
+
+    def __init__(self, meta_keys: tuple[str, ...] = CLS_META_KEYS) -> None:
+        super().__init__()
+        self.meta_keys = tuple(meta_keys)
+
+    def transform(self, results: dict) -> dict:
+        inputs = image_to_tensor(results['img'])
+        data_sample = ClsDataSample()
+        if results.get('gt_label') is not None:
+            data_sample.gt_label = results['gt_label']
         data_sample.set_metainfo({key: results[key] for key in self.meta_keys if key in results})
         return dict(inputs=inputs, data_samples=data_sample)
 

@@ -1,12 +1,16 @@
-"""PackSegInputs: tensor shapes and dtypes, PixelData labels and metainfo."""
+"""PackSegInputs and PackClsInputs: tensor shapes and dtypes, labels and metainfo."""
 
+import cv2
 import numpy as np
+import pytest
 import torch
+from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 
-from segtools.datasets.transforms.formatting import DEFAULT_META_KEYS, PackSegInputs
+from segtools.datasets.image_folder import ImageFolderDataset
+from segtools.datasets.transforms.formatting import CLS_META_KEYS, DEFAULT_META_KEYS, PackClsInputs, PackSegInputs
 from segtools.datasets.transforms.geometric import Pad, RandomFlip
-from segtools.structures import SegDataSample
+from segtools.structures import ClsDataSample, SegDataSample
 
 
 def make_results(h: int = 6, w: int = 7) -> dict:
@@ -58,3 +62,39 @@ def test_pack_without_labels_grey_image_and_custom_keys():
     assert packed['inputs'].shape == (1, 6, 7)
     assert 'gt_sem_seg' not in packed['data_samples']
     assert packed['data_samples'].metainfo == {'img_path': 'a.jpg', 'unrelated': 'dropped'}
+
+
+def test_pack_cls_inputs_label_image_and_meta():
+    img = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    results = dict(img=img[:, ::-1], gt_label=2, img_path='cls/a.png', sample_idx=7, ori_shape=(4, 5), extra='x')
+    packed = PackClsInputs()(results)
+    inputs, sample = packed['inputs'], packed['data_samples']
+    assert isinstance(sample, ClsDataSample)
+    assert inputs.shape == (3, 4, 5) and inputs.dtype == torch.uint8  # BGR kept; the preprocessor swaps
+    np.testing.assert_array_equal(inputs.numpy(), img[:, ::-1].transpose(2, 0, 1))
+    assert sample.gt_label.tolist() == [2] and sample.gt_label.dtype == torch.int64
+    assert sample.metainfo == dict(img_path='cls/a.png', sample_idx=7, ori_shape=(4, 5))
+    assert set(sample.metainfo) <= set(CLS_META_KEYS)
+
+
+def test_pack_cls_inputs_without_label_and_grey():
+    packed = PackClsInputs(meta_keys=('img_path',))(dict(img=np.zeros((3, 2), np.uint8), img_path=None))
+    assert packed['inputs'].shape == (1, 3, 2)
+    assert 'gt_label' not in packed['data_samples']
+
+
+def test_pack_cls_inputs_refuses_a_float_label():
+    with pytest.raises(TypeError, match='gt_label'):
+        PackClsInputs()(dict(img=np.zeros((2, 2, 3), np.uint8), gt_label=1.5))
+
+
+def test_image_folder_samples_pack(tmp_path):
+    # ImageFolderDataset's gt_label is what PackClsInputs reads.
+    for cls in ('a', 'b'):
+        (tmp_path / cls).mkdir()
+        cv2.imwrite(str(tmp_path / cls / '0.png'), np.full((3, 4, 3), 9, np.uint8))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackClsInputs')]
+    with DefaultScope.overwrite_default_scope('segtools'):
+        dataset = ImageFolderDataset(data_prefix=dict(img_path=str(tmp_path)), pipeline=pipeline)
+    labels = [int(dataset[i]['data_samples'].gt_label) for i in range(2)]
+    assert labels == [0, 1] and dataset[1]['inputs'].shape == (3, 3, 4)
