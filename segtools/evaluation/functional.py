@@ -224,3 +224,16 @@ def topk_correct(scores: torch.Tensor, target: torch.Tensor, topk: tuple[int, ..
     ranked = scores.topk(max(topk), dim=1).indices  # (N, max_k), best first
     hits = ranked == target.unsqueeze(1)
     return torch.stack([hits[:, :k].any(dim=1) for k in topk], dim=1)
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with ``|`` separators (no prettytable dependency)."""
+    widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        # Class names left-aligned, numbers right-aligned so decimals line up.
+        padded = [c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths, strict=True))]
+        return '| ' + ' | '.join(padded) + ' |'
+
+    rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
+    return '\n'.join([rule, line(header), rule, *(line(r) for r in rows), rule])

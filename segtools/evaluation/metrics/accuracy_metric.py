@@ -5,9 +5,10 @@ from typing import Any
 
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-from segtools.evaluation.functional import topk_correct
+from segtools.evaluation.functional import format_table, topk_correct
 from segtools.registry import METRICS
 
 
@@ -17,15 +18,22 @@ class TopKAccuracyMetric(BaseMetric):
 
     Each data sample carries ``pred_score`` (``(C,)`` logits or probabilities) and
     ``gt_label`` (an int or a tensor holding one class index), the mmpretrain convention.
-    One hit vector per sample is stored, so mmengine's ``collect_results`` can drop the
-    samples a distributed sampler repeated and 1 or N processes agree exactly.
+    One hit vector and label per sample is stored, so mmengine's ``collect_results`` can drop
+    the samples a distributed sampler repeated and 1 or N processes agree exactly.
+
+    Besides ``top<k>``, ``mean_class_acc`` is the top-1 accuracy averaged over the classes
+    that have samples (what an imbalanced set such as MINC or a patch task should also be
+    judged by). With at most ``per_class_table`` classes, the log gets a table of each class's
+    sample count and top-1 accuracy (names from the dataset's ``classes``).
 
     Args:
         topk: The ``k`` values; each needs at least ``k`` classes.
+        per_class_table: Log the per-class table when the scores have at most this many
+            classes (0: never).
         collect_device: ``'cpu'`` or ``'gpu'``, where ranks gather their results.
         collect_dir: Shared folder for ``'cpu'`` collection.
         prefix: Prefix of the metric names; none by default, so the keys are ``top1``,
-            ``top5``.
+            ``top5``, ``mean_class_acc``.
     """
 
     # '' rather than None: bare keys, without BaseMetric's "prefix not set" warning.
@@ -34,6 +42,7 @@ class TopKAccuracyMetric(BaseMetric):
     def __init__(
         self,
         topk: int | Sequence[int] = (1, 5),
+        per_class_table: int = 50,
         collect_device: str = 'cpu',
         collect_dir: str | None = None,
         prefix: str | None = None,
@@ -43,6 +52,7 @@ class TopKAccuracyMetric(BaseMetric):
         if not topk or any(not isinstance(k, int) or k < 1 for k in topk):
             raise ValueError(f'TopKAccuracyMetric: topk must be positive ints, got {topk!r}')
         self.topk = topk
+        self.per_class_table = per_class_table
 
     def process(self, data_batch: Any, data_samples: Sequence[dict | BaseDataElement]) -> None:
         """Record, for each sample, whether its label is within each top-k.
@@ -74,18 +84,35 @@ class TopKAccuracyMetric(BaseMetric):
                 hits = topk_correct(scores.unsqueeze(0), label, self.topk)
             except ValueError as err:
                 raise ValueError(f'TopKAccuracyMetric, {where}: {err}') from err
-            self.results.append(hits[0].cpu())
+            self.results.append((hits[0].cpu(), int(label.item()), scores.numel()))
 
-    def compute_metrics(self, results: list[torch.Tensor]) -> dict[str, float]:
-        """Average the hit vectors.
+    def compute_metrics(self, results: list[tuple[torch.Tensor, int, int]]) -> dict[str, float]:
+        """Average the hit vectors, overall and per class.
 
         Args:
-            results: One bool tensor ``(len(topk),)`` per sample, gathered from all ranks.
+            results: ``(hits (len(topk),) bool, label, number of classes)`` per sample, gathered
+                from all ranks.
 
         Returns:
-            ``{'top<k>': percent}`` for every ``k``.
+            ``{'top<k>': percent}`` for every ``k`` and ``'mean_class_acc'`` (percent).
         """
         if not results:
-            return {f'top{k}': float('nan') for k in self.topk}
-        hits = torch.stack(results).double().mean(dim=0) * 100.0
-        return {f'top{k}': hits[j].item() for j, k in enumerate(self.topk)}
+            return {**{f'top{k}': float('nan') for k in self.topk}, 'mean_class_acc': float('nan')}
+        hits = torch.stack([hit for hit, _, _ in results]).double()
+        labels = torch.tensor([label for _, label, _ in results])
+        num_classes = max(count for _, _, count in results)
+        metrics = {f'top{k}': (hits[:, j].mean() * 100.0).item() for j, k in enumerate(self.topk)}
+        counts = torch.bincount(labels, minlength=num_classes)
+        correct = torch.bincount(labels, weights=hits[:, 0], minlength=num_classes)
+        present = counts > 0
+        per_class = torch.where(present, correct / counts.clamp(min=1) * 100.0, torch.nan)
+        metrics['mean_class_acc'] = per_class[present].mean().item()
+        if num_classes <= self.per_class_table:
+            names = list((self.dataset_meta or {}).get('classes') or [])
+            names += [f'class_{c}' for c in range(len(names), num_classes)]
+            rows = [
+                [names[c], str(int(counts[c])), 'nan' if not present[c] else f'{per_class[c].item():.2f}']
+                for c in range(num_classes)
+            ]
+            print_log('per class results:\n' + format_table(['Class', 'Samples', 'Top-1'], rows), logger='current')
+        return metrics

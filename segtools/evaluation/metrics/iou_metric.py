@@ -15,6 +15,7 @@ from mmengine.structures import BaseDataElement
 
 from segtools.evaluation.functional import (
     confusion_matrix,
+    format_table,
     frequency_weighted_iou,
     nanmean,
     per_class_accuracy,
@@ -203,7 +204,7 @@ class IoUMetric(BaseMetric):
     def _log(self, classes: list[str], per_class: dict[str, torch.Tensor], excluded: list[str]) -> None:
         header = ['Class', *per_class]
         rows = [[name] + [f'{v[c].item() * 100:.2f}' for v in per_class.values()] for c, name in enumerate(classes)]
-        print_log('per class results:\n' + _format_table(header, rows), logger='current')
+        print_log('per class results:\n' + format_table(header, rows), logger='current')
         if self.nan_to_num is not None:
             note = f'counted as {self.nan_to_num} (nan_to_num)'
         else:
@@ -286,16 +287,3 @@ def _confusion_png(cm: torch.Tensor, target_size: int = 512) -> bytes:
     if not ok:
         raise RuntimeError('IoUMetric: cv2 could not encode the confusion matrix as PNG')
     return buf.tobytes()
-
-
-def _format_table(header: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table with ``|`` separators (no prettytable dependency)."""
-    widths = [max(len(r[j]) for r in [header, *rows]) for j in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        # Class names left-aligned, numbers right-aligned so decimals line up.
-        padded = [c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(cells, widths, strict=True))]
-        return '| ' + ' | '.join(padded) + ' |'
-
-    rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
-    return '\n'.join([rule, line(header), rule, *(line(r) for r in rows), rule])
