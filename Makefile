@@ -11,8 +11,10 @@ CSRC := $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 PYTEST_ARGS ?=
 DEMO_CONFIG := configs/demo/fcn_r18-d8_brain-atlas.py
 DEMO_DIR := work_dirs/demo
+RECOGNITION_CONFIG := configs/demo/deepten_r18-d8_1xb64-1500_brain-atlas-patches-48x48.py
+RECOGNITION_DIR := work_dirs/demo-recognition
 
-.PHONY: setup demo smoke test lint format bench clean
+.PHONY: setup demo demo-recognition smoke test lint format bench clean
 
 setup: $(EXT_STAMP)
 
@@ -32,6 +34,11 @@ demo: setup
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_DIR)
 	$(PY) tools/test.py $(DEMO_CONFIG) $(DEMO_DIR)/iter_500.pth --work-dir $(DEMO_DIR)/test --show-dir $(DEMO_DIR)/test/vis
 	$(PY) tools/analysis_tools/analyze_logs.py $(DEMO_DIR) --keys loss mIoU --title "demo: $(notdir $(DEMO_CONFIG))" --legend train --out $(DEMO_DIR)/curves.png
+
+# Recognition on the same bundled data: Deep TEN names the brain structure at a patch's centre.
+demo-recognition: setup
+	$(PY) tools/train.py $(RECOGNITION_CONFIG) --work-dir $(RECOGNITION_DIR)
+	$(PY) tools/test.py $(RECOGNITION_CONFIG) $(RECOGNITION_DIR)/iter_1500.pth --work-dir $(RECOGNITION_DIR)/test
 
 smoke: setup
 	$(PY) tools/ops_smoke.py

@@ -12,7 +12,9 @@ image ``<stem>.<ext>`` it writes into ``--out-dir``:
   with the dataset palette; ``np.array(PIL.Image.open(...))`` reads the ids back);
 * ``<stem>_overlay.png``: the prediction drawn over the image with class names.
 
-and prints ``<image>: <H>x<W>, classes: name (share%), ...``. The last two positionals are
+and prints ``<image>: <H>x<W>, classes: name (share%), ...``. For a classification config
+(``ImageClassifier``) it prints ``<image>: name (probability%), ...`` with the ``--topk`` most
+likely classes and writes them all to ``<out-dir>/predictions.json``. The last two positionals are
 CONFIG and CHECKPOINT; put ``--cfg-options`` after them (it takes every following word).
 The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
 
@@ -29,6 +31,7 @@ holding the data is assumed, with a warning (see ``segtools.datasets.transforms.
 """
 
 import argparse
+import json
 import os.path as osp
 import sys
 from collections.abc import Iterator, Sequence
@@ -37,13 +40,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segtools.apis import inference_model, init_model, save_prediction_png, show_result
+from segtools.apis import inference_model, init_model, save_prediction_png, show_result, top_classes
 from segtools.apis.inference import ImageReadError
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.structures import SegDataSample
 from segtools.utils.cli import add_debug_argument, run_tool
 from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
+from segtools.utils.fileio import atomic_open
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 # Errors of one input image: reported, and the other images are still segmented.
@@ -62,6 +66,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--device', default=None, help='torch device (default: cuda:0 when available, else cpu)')
     parser.add_argument('--opacity', type=float, default=0.5, help='weight of the class colours in the overlays')
     parser.add_argument('--batch-size', type=int, default=1, help='images per forward pass')
+    parser.add_argument('--topk', type=int, default=5, help='classes listed per image (classification configs)')
     add_cfg_options_argument(parser)
     add_debug_argument(parser)
     args = parser.parse_args(argv)
@@ -71,6 +76,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    if args.topk < 1:
+        parser.error(f'--topk must be >= 1, got {args.topk}')
     args.images, args.config, args.checkpoint = args.paths[:-2], args.paths[-2], args.paths[-1]
     return args
 
@@ -158,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> list[SegDataSample]:
     for message in failures:
         report(message)
     failed = len(failures)
-    results = []
+    results, classified = [], {}
     if images:
         cfg = load_config(args.config)
         apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
@@ -170,6 +177,12 @@ def main(argv: Sequence[str] | None = None) -> list[SegDataSample]:
                 report(str(result))
                 failed += 1
                 continue
+            results.append(result)
+            if 'pred_score' in result:  # a classifier: the most likely classes
+                ranked = top_classes(model, result, args.topk)
+                classified[str(image)] = [dict(cls=name, score=round(score, 6)) for name, score in ranked]
+                print(f'{image}: ' + ', '.join(f'{name} ({100 * score:.1f}%)' for name, score in ranked), flush=True)
+                continue
             save_prediction_png(model, result, out_dir / f'{image.stem}_pred.png')
             show_result(
                 model,
@@ -180,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> list[SegDataSample]:
                 out_file=out_dir / f'{image.stem}_overlay.png',
             )
             print(summarize(image, result, model.dataset_meta['classes']), flush=True)
-            results.append(result)
+        if classified:
+            with atomic_open(out_dir / 'predictions.json', 'w') as file:
+                json.dump(classified, file, indent=1)
     if failed:
         report(
             f'{failed} input(s) failed (listed above); {len(results)} image(s) segmented and written to {args.out_dir}'

@@ -2,7 +2,7 @@
 
 from segtools.datasets.transforms import LoadImageFromNDArray
 
-from .inference import ImageReadError, inference_model, init_model, save_prediction_png, show_result
+from .inference import ImageReadError, inference_model, init_model, save_prediction_png, show_result, top_classes
 from .model_loading import revert_sync_batchnorm
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     'revert_sync_batchnorm',
     'save_prediction_png',
     'show_result',
+    'top_classes',
 ]

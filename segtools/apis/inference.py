@@ -95,7 +95,8 @@ def _resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def _num_classes(model: nn.Module) -> int | None:
-    head = getattr(model, 'decode_head', None)
+    # A segmentor's decode head, or a classifier's head.
+    head = getattr(model, 'decode_head', None) or getattr(model, 'head', None)
     return getattr(model, 'num_classes', None) or getattr(head, 'num_classes', None)
 
 
@@ -171,7 +172,7 @@ def _prepare(img: ImageLike, index: int, pipelines: tuple) -> dict:
 def inference_model(
     model: nn.Module, img: ImageLike | Sequence[ImageLike], batch_size: int = 1
 ) -> SegDataSample | list[SegDataSample]:
-    """Predicts the segmentation of one image or of several.
+    """Predicts the segmentation (or, for an ``ImageClassifier``, the class) of one image or of several.
 
     The test pipeline of ``model.cfg`` runs without ``LoadAnnotations``; arrays are loaded
     by :class:`~segtools.datasets.transforms.LoadImageFromNDArray`. A batch only ever holds images
@@ -188,8 +189,9 @@ def inference_model(
 
     Returns:
         For one image a :class:`SegDataSample` with ``pred_sem_seg`` ``(1, H, W)`` int64 and
-        ``seg_logits`` ``(K, H, W)`` at the image's original size; for a list, a list of them
-        in the same order.
+        ``seg_logits`` ``(K, H, W)`` at the image's original size (a classifier gives a
+        ``ClsDataSample`` with ``pred_score`` ``(C,)`` and ``pred_label``, see
+        :func:`top_classes`); for a list, a list of them in the same order.
 
     Raises:
         FileNotFoundError: An image path does not exist.
@@ -309,6 +311,26 @@ def show_result(
     if out_file is not None:
         _write_image(overlay, out_file)
     return overlay
+
+
+def top_classes(model: nn.Module, result, k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` most likely classes of a classifier's prediction, best first.
+
+    Args:
+        model: The classifier that made ``result`` (its ``dataset_meta['classes']`` names them).
+        result: A sample with ``pred_score`` ``(C,)`` (what :func:`inference_model` returns for an
+            ``ImageClassifier``).
+        k: How many; at most ``C``.
+
+    Returns:
+        ``[(class name, probability), ...]``, probabilities in ``[0, 1]``.
+    """
+    if 'pred_score' not in result:
+        raise ValueError('top_classes needs a classifier result with pred_score (from inference_model)')
+    scores = result.pred_score.detach().cpu().float()
+    values, indices = scores.topk(min(k, scores.numel()))
+    classes = model.dataset_meta['classes']
+    return [(classes[i], float(v)) for v, i in zip(values.tolist(), indices.tolist(), strict=True)]
 
 
 def save_prediction_png(model: nn.Module, result: SegDataSample, out_file: str | os.PathLike) -> None:

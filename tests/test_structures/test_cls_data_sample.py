@@ -58,4 +58,4 @@ def test_topk_metric_reads_the_samples():
         sample.gt_label, sample.pred_score = label, torch.tensor(score)
         samples.append(sample)
     metric.process({}, samples)
-    assert metric.compute_metrics(metric.results) == {'top1': 50.0, 'top2': 50.0}
+    assert metric.compute_metrics(metric.results) == {'top1': 50.0, 'top2': 50.0, 'mean_class_acc': 50.0}

@@ -1,6 +1,7 @@
 """tools/infer.py: label PNGs and overlays for a folder of images, clear errors for bad inputs."""
 
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -187,3 +188,48 @@ def test_infer_needs_images_config_and_checkpoint(infer, tmp_path, capsys):
         infer.main([str(DEMO), 'ckpt.pth', '--out-dir', str(tmp_path)])
     assert error.value.code == 2
     assert 'expected IMAGE... CONFIG CHECKPOINT' in capsys.readouterr().err
+
+
+# --- Classification configs ---------------------------------------------------------------------
+
+RECOGNITION = REPO / 'configs' / 'demo' / 'deepten_r18-d8_1xb64-1500_brain-atlas-patches-48x48.py'
+
+
+@pytest.fixture(scope='module')
+def classifier_checkpoint(tmp_path_factory) -> Path:
+    """The recognition demo's model with seeded noise on its weights (classes from the config's dataset)."""
+    register_all_modules()
+    generator = torch.Generator().manual_seed(2)
+    state = MODELS.build(Config.fromfile(str(RECOGNITION)).model).state_dict()
+    state = {
+        key: value + 0.1 * torch.randn(value.shape, generator=generator) if value.is_floating_point() else value
+        for key, value in state.items()
+    }
+    path = tmp_path_factory.mktemp('cls_ckpt') / 'deepten.pth'
+    torch.save({'state_dict': state}, path)
+    return path
+
+
+def test_infer_lists_the_top_classes_of_a_classifier(infer, classifier_checkpoint, tmp_path, capsys):
+    patches = tmp_path / 'patches'
+    patches.mkdir()
+    for index, name in enumerate(NAMES[:2]):
+        image = cv2.imread(str(VAL / name))
+        cv2.imwrite(str(patches / f'patch_{index}.png'), image[90:138, 60:108])  # a 48x48 patch
+    out = tmp_path / 'out'
+    code, stdout, err = run_main(
+        infer,
+        [str(patches), str(RECOGNITION), str(classifier_checkpoint), '--out-dir', str(out), '--topk', '3'],
+        capsys,
+    )
+    assert code == 0, err
+    lines = [line for line in stdout.splitlines() if line.startswith(str(patches))]
+    assert len(lines) == 2 and all(line.count('%)') == 3 for line in lines)
+    predictions = json.loads((out / 'predictions.json').read_text())
+    assert sorted(Path(key).name for key in predictions) == ['patch_0.png', 'patch_1.png']
+    model = init_model(str(RECOGNITION), str(classifier_checkpoint), device='cpu')
+    for key, ranked in predictions.items():
+        scores = inference_model(model, key).pred_score
+        assert [entry['cls'] for entry in ranked] == [model.dataset_meta['classes'][i] for i in scores.topk(3).indices]
+        assert ranked[0]['score'] == pytest.approx(float(scores.max()), abs=1e-6)
+    assert not list(out.glob('*_pred.png'))  # no label maps for a classifier

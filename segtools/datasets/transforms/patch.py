@@ -12,12 +12,14 @@ from .rng import TransformRNG
 class CropAroundCenter(BaseTransform):
     """Crops ``crop_size`` pixels centred on ``results['crop_center']``, padding outside the image.
 
+    Without a ``crop_center`` (an image given to the inference API) the image's own centre is used.
+
     The centre may be jittered by up to ``max_shift`` pixels in each direction (uniform integers
     from the sample's generator, see :mod:`~segtools.datasets.transforms.rng`), which keeps the
     labelled point inside the patch while the network cannot rely on it sitting exactly in the
     middle. Label maps in ``seg_fields`` are cut alike (padded with ``seg_pad_val``).
 
-    Required keys: ``img``, ``crop_center`` ``(y, x)``. Modified: ``img``, ``img_shape``.
+    Required keys: ``img``; optional ``crop_center`` ``(y, x)``. Modified: ``img``, ``img_shape``.
 
     Args:
         crop_size: ``(h, w)`` or one int for a square.
@@ -57,7 +59,8 @@ class CropAroundCenter(BaseTransform):
         return out
 
     def transform(self, results: dict) -> dict:
-        y, x = (int(v) for v in results['crop_center'])
+        height, width = results['img'].shape[:2]
+        y, x = (int(v) for v in results.get('crop_center', (height // 2, width // 2)))
         if self.max_shift:
             dy, dx = self.rng(results).integers(-self.max_shift, self.max_shift, size=2, endpoint=True)
             y, x = y + int(dy), x + int(dx)

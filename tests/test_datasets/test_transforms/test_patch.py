@@ -43,6 +43,12 @@ def test_jitter_is_bounded_and_follows_the_sample_key():
     assert seen <= {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)} and len(seen) > 5
 
 
+def test_without_a_point_the_image_centre_is_used():
+    sample = _sample()
+    del sample['crop_center']
+    np.testing.assert_array_equal(CropAroundCenter(crop_size=4)(sample)['img'], _sample()['img'][3:7, 4:8])
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match='crop_size'):
         CropAroundCenter(crop_size=0)

@@ -122,7 +122,7 @@ def test_train_validate_and_test(tmp_path):
     assert (tmp_path / 'work' / 'iter_2.pth').is_file()
 
     metrics = runner.test()
-    assert set(metrics) == {'top1'} and 0.0 <= metrics['top1'] <= 100.0
+    assert set(metrics) == {'top1', 'mean_class_acc'} and 0.0 <= metrics['top1'] <= 100.0
 
     # The predictions the metric saw: probabilities over the two classes, labels from the folders.
     runner.model.eval()
