@@ -2,7 +2,7 @@
 
 from mmengine.hooks import Hook
 
-from segtools.engine.hooks import NumClassCheckHook, RandomStateHook, StrictLoadHook
+from segtools.engine.hooks import BufferBroadcastHook, NumClassCheckHook, RandomStateHook, StrictLoadHook
 
 from .checkpoint import PlainCheckpointStateHook
 
@@ -16,7 +16,9 @@ def register_run_hooks(runner, allow_partial_load: bool = False) -> list[Hook]:
     - :class:`~segtools.engine.hooks.StrictLoadHook`: ``load_from`` and resume checkpoints must
       fit the model, those in MMSegmentation's layout once renamed (one log line says so);
       ``allow_partial_load`` relaxes it, with a warning;
-    - :class:`~segtools.engine.hooks.NumClassCheckHook`: heads' ``num_classes`` match the data.
+    - :class:`~segtools.engine.hooks.NumClassCheckHook`: heads' ``num_classes`` match the data;
+    - :class:`~segtools.engine.hooks.BufferBroadcastHook`: distributed validation uses rank 0's
+      buffers (BN statistics), the ones its checkpoint holds.
 
     Call it after building the runner and before ``train()``/``test()``/``val()``.
 
@@ -32,6 +34,7 @@ def register_run_hooks(runner, allow_partial_load: bool = False) -> list[Hook]:
         (RandomStateHook, {}),
         (StrictLoadHook, {'allow_partial_load': allow_partial_load}),
         (NumClassCheckHook, {}),
+        (BufferBroadcastHook, {}),
     ]
     in_effect = []
     for hook_type, kwargs in wanted:
