@@ -22,9 +22,11 @@ OpenMMLab's ImageNet ResNetV1c:
   backbone ``Type(key=value, ...)`` without classifier; the ImageNet ``fc`` is dropped on load.
 - ImageNet classifiers (``resnet50s_imagenet``, ``resnest50_imagenet`` ...): the same files (cached
   once, ``published_as`` the backbone's name), converted with ``'encoding:<backbone>:classifier'``
-  so ``fc`` is kept; ``fits`` the backbone built with ``num_classes=1000``.
-- Recognition: ``deepten_resnet50_minc`` (Deep TEN on MINC-2500); its segtools config and converter
-  are pending (the entry says so, and loading it converted raises naming why).
+  so ``fc`` is kept, as ``head.fc``; ``fits`` the ``ImageClassifier`` of that backbone,
+  ``GlobalAveragePooling`` and ``LinearClsHead(num_classes=1000)`` (``configs/resnest/
+  resnest{50,101,200,269}_8xb32-270e_imagenet.py`` for the ResNeSts, named in their notes).
+- Recognition: ``deepten_resnet50_minc`` (Deep TEN on MINC-2500, ``'encoding:deepten_resnet50'``):
+  ``fits`` the ``ImageClassifier`` with a ``DeepTENHead`` (its config is named in the note).
 - Segmentation zoo (``{model}_{backbone}_{dataset}``): ``fits`` the segtools config (a path under
   ``configs/``) whose whole segmentor the converted keys load into; names without published weights
   have no URL.
@@ -102,8 +104,8 @@ class ModelEntry:
     Attributes:
         name: The name used in ``segtools://<name>`` and :func:`get_model_file`.
         fits: The segtools model the converted weights load into: a backbone
-            ``Type(key=value, ...)`` (with ``num_classes=1000`` for a classifier), a config path
-            ``configs/...py`` (a whole segmentor), or a description where the config is pending.
+            ``Type(key=value, ...)``, an ``ImageClassifier(backbone=Type(...), ...)`` (a classifier), a
+            config path ``configs/...py`` (a whole segmentor), or a description where the config is pending.
         urls: Download URLs tried in order (empty: weights must be placed by hand).
         sha256: Full sha256 of the ``.pth`` file, or its published prefix, when known.
         sha1: Full sha1 of the ``.pth`` file, or its published prefix, when known.
@@ -195,6 +197,27 @@ _BACKBONES = (
 # The ImageNet classifiers among them (segtools' WideResNet has no classifier): '<backbone>_imagenet'.
 _CLASSIFIERS = ('resnet50s', 'resnet101s', 'resnet152s', 'resnest50', 'resnest101', 'resnest200', 'resnest269')
 IMAGENET_CLASSES = 1000
+# The configs that evaluate them (tools/test.py <config> segtools://<name>), where one is written.
+_CLASSIFIER_CONFIGS = {f'resnest{d}': f'configs/resnest/resnest{d}_8xb32-270e_imagenet.py' for d in (50, 101, 200, 269)}
+
+
+def _classifier_entry(backbone: str) -> ModelEntry:
+    """``<backbone>_imagenet``: the backbone's file with ``fc`` kept, for an ``ImageClassifier``."""
+    config = _CLASSIFIER_CONFIGS.get(backbone)
+    fits = dict(_BACKBONES)[backbone].replace(')', ', out_indices=(3,))')
+    return _encoding_entry(
+        f'{backbone}_imagenet',
+        fits=(
+            f'ImageClassifier(backbone={fits}, neck=GlobalAveragePooling(), '
+            f'head=LinearClsHead(num_classes={IMAGENET_CLASSES}, in_channels=2048))'
+        ),
+        convert=f'encoding:{backbone}:classifier',
+        note=f'the ImageNet classifier of {backbone}: its file, fc kept as head.fc'
+        + (f'; evaluated by {config}' if config else ''),
+        published_as=backbone,
+    )
+
+
 # mmengine's hub table (mmengine/hub/openmmlab.json): the ImageNet backbones of mmseg's configs.
 _OPENMMLAB = (
     ('resnet18_v1c', 'b5776b93', 'ResNetV1c(depth=18, stem_channels=64)'),
@@ -233,14 +256,14 @@ _SEGMENTATION = (
 _DEEPTEN = _encoding_entry(
     'deepten_resnet50_minc',
     fits=(
-        'ImageClassifier: backbone ResNetV1c(depth=50, stem_channels=128), not dilated; head '
-        'DeepTENHead(num_classes=23, in_channels=2048, channels=128, num_codes=32) (MINC-2500)'
+        'ImageClassifier(backbone=ResNetV1c(depth=50, stem_channels=128, out_indices=(3,)), '
+        'head=DeepTENHead(num_classes=23, in_channels=2048, channels=128, num_codes=32))'
     ),
     convert='encoding:deepten_resnet50',
     note=(
-        'Deep TEN (MINC-2500, top-1 81.04): its config configs/deepten/deepten_resnet50_4xb64-*_minc-224.py and '
-        'its converter (encoding:deepten_resnet50) are pending; get_model_file downloads and verifies the file, '
-        'loading it converted (segtools://) raises until then'
+        'Deep TEN on MINC-2500 (23 classes; upstream top-1 81.04 on test-1, single 224 crop), evaluated by '
+        'configs/deepten/deepten_resnet50_4xb64-80e_minc-224.py; the backbone is not dilated, and the head '
+        "conv's bias is folded into its BN running mean"
     ),
 )
 
@@ -252,16 +275,7 @@ MODEL_STORE: dict[str, ModelEntry] = {
         name: _encoding_entry(name, fits, f'encoding:{name}')
         for name, fits in _BACKBONES
     },
-    **{
-        f'{name}_imagenet': _encoding_entry(
-            f'{name}_imagenet',
-            fits=dict(_BACKBONES)[name].replace(')', f', num_classes={IMAGENET_CLASSES})'),
-            convert=f'encoding:{name}:classifier',
-            note=f'the ImageNet classifier of {name}: its file, with fc kept',
-            published_as=name,
-        )
-        for name in _CLASSIFIERS
-    },
+    **{f'{name}_imagenet': _classifier_entry(name) for name in _CLASSIFIERS},
     _DEEPTEN.name: _DEEPTEN,
     **{name: _encoding_entry(name, fits, _segmentation_spec(name), note) for name, fits, note in _SEGMENTATION},
     **{name: _openmmlab_entry(name, sha256, fits) for name, sha256, fits in _OPENMMLAB},

@@ -16,7 +16,7 @@ import torch
 from segtools.registry import MODELS
 
 from ..test_models.test_converters._mmseg_layout import mmseg_state, small_model_cfg
-from ..test_models.test_converters._source_models import SourceResNet
+from ..test_models.test_converters._source_models import SourceDeepTen, SourceResNet
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTERS = ROOT / 'tools' / 'model_converters'
@@ -82,23 +82,50 @@ def test_cli_missing_keys_fail_unless_allowed(tmp_path, capsys, resnet50s_state)
     assert enc2st.main(argv) == 0 and dst.exists()
 
 
+TINY_BACKBONE = "dict(type='ResNetV1c', depth=50, stem_channels=8, base_channels=8, out_indices=(3,))"
+
+
 def test_cli_converts_a_classifier_keeping_fc_and_checks_it(tmp_path, capsys):
-    """``--arch resnet50s:classifier``: ``fc`` kept; ``--config`` builds the classifier (no ``backbone`` key)."""
+    """``--arch resnet50s:classifier``: ``fc`` kept as ``head.fc`` of an ImageClassifier; ``--config`` checks the
+    whole model."""
     state = SourceResNet(stem_width=4, base=8, num_classes=1000).state_dict()
     src, dst = tmp_path / 'resnet50s.pth', tmp_path / 'r50s_in1k.pth'
     torch.save(state, src)
     config = tmp_path / 'r50s_in1k.py'
-    config.write_text("model = dict(type='ResNetV1c', depth=50, stem_channels=8, base_channels=8, num_classes=1000)\n")
+    config.write_text(
+        f"model = dict(type='ImageClassifier', backbone={TINY_BACKBONE}, neck=dict(type='GlobalAveragePooling'), "
+        "head=dict(type='LinearClsHead', num_classes=1000, in_channels=256))\n"
+    )
     argv = [str(src), str(dst), '--arch', 'resnet50s:classifier', '--config', str(config)]
     assert enc2st.main(argv) == 0
     out = capsys.readouterr().out
     assert 'dropped source keys' not in out and 'all keys and shapes match' in out
     saved = torch.load(dst, weights_only=True)
     assert saved['meta']['arch'] == 'resnet50s:classifier'
-    assert torch.equal(saved['state_dict']['fc.weight'], state['fc.weight'])
-    # The backbone arch drops fc, which this classifier config then misses.
-    assert enc2st.main([str(src), str(tmp_path / 'no.pth'), '--arch', 'resnet50s', '--config', str(config)]) == 1
-    assert 'fc.weight' in capsys.readouterr().out and not (tmp_path / 'no.pth').exists()
+    assert torch.equal(saved['state_dict']['head.fc.weight'], state['fc.weight'])
+    # A plain backbone config lacks the head the classifier has.
+    backbone = tmp_path / 'r50s.py'
+    backbone.write_text(f'model = {TINY_BACKBONE}\n')
+    argv = [str(src), str(tmp_path / 'no.pth'), '--arch', 'resnet50s:classifier', '--config', str(backbone)]
+    assert enc2st.main(argv) == 1
+    assert 'head.fc.weight' in capsys.readouterr().out and not (tmp_path / 'no.pth').exists()
+
+
+def test_cli_converts_deepten_and_checks_it_against_the_whole_classifier(tmp_path, capsys):
+    state = SourceDeepTen(23, backbone=dict(stem_width=4, base=8), channels=16, ncodes=8).state_dict()
+    src, dst = tmp_path / 'deepten_resnet50_minc.pth', tmp_path / 'deepten.pth'
+    torch.save(state, src)
+    config = tmp_path / 'deepten.py'
+    config.write_text(
+        f"model = dict(type='ImageClassifier', backbone={TINY_BACKBONE}, "
+        "head=dict(type='DeepTENHead', num_classes=23, in_channels=256, channels=16, num_codes=8))\n"
+    )
+    assert enc2st.main([str(src), str(dst), '--arch', 'deepten_resnet50', '--config', str(config)]) == 0
+    out = capsys.readouterr().out
+    assert 'dropped source keys (2)' in out and 'all keys and shapes match' in out
+    saved = torch.load(dst, weights_only=True)['state_dict']
+    assert 'head.conv.conv.bias' not in saved
+    assert torch.equal(saved['head.conv.bn.running_mean'], state['head.1.running_mean'] - state['head.0.bias'])
 
 
 class _RunsCode:

@@ -6,11 +6,13 @@ An arch is one of:
 - a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...): the ImageNet classifier ``fc`` is
   dropped, for a segtools backbone without classifier (``num_classes=0``, segmentation use);
 - ``<backbone>:classifier`` (``resnest50:classifier``, ``resnet101s:classifier`` ...; ResNet-family
-  backbones only): the same keys with ``fc.weight``/``fc.bias`` kept as ``fc``, for the segtools
-  backbone built with ``num_classes=1000`` (``ResNetV1c``/``ResNeSt``/... name their global-pool +
-  linear classifier ``fc``, as PyTorch-Encoding does), i.e. the ImageNet classifier itself. The model
+  backbones only): the ImageNet classifier itself in :class:`ImageClassifier`'s layout, every backbone
+  key under ``backbone.`` and ``fc`` -> ``head.fc``, for ``ImageClassifier(backbone=<the backbone>,
+  neck=GlobalAveragePooling, head=LinearClsHead(num_classes=1000, in_channels=2048))``. The model
   store's ``*_imagenet`` entries use these; segtools' WideResNet has no classifier, so
   ``wideresnet38/50`` have no ``:classifier`` variant;
+- ``deepten_resnet50``: Deep TEN (``deepten_resnet50_minc``) for ``ImageClassifier(backbone=ResNetV1c(
+  depth=50, stem_channels=128), head=DeepTENHead(...))``;
 - ``<model>_<backbone>`` with model ``fcn``, ``fcn-global`` (FCN ``with_global=True``), ``psp``,
   ``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` (ResNet-family backbones) or ``atten`` (every
   backbone, WideResNet included): a whole segmentation model.
@@ -18,9 +20,13 @@ An arch is one of:
 Key layouts (PyTorch-Encoding -> segtools):
 
 - ResNet-family backbone: deep stem ``conv1.{0,1,3,4,6}`` + ``bn1`` -> ``stem.{0,1,3,4,6,7}``; blocks
-  keep their names; ResNeSt shortcut ``downsample.{1,2}`` (AvgPool first); ``fc`` dropped (kept as
-  ``fc`` by ``:classifier``). In a segmentation model the backbone is ``pretrained.*`` ->
-  ``backbone.*`` (upstream's ``BaseNet`` sets ``pretrained.fc = None``, so it has no ``fc``).
+  keep their names; ResNeSt shortcut ``downsample.{1,2}`` (AvgPool first); ``fc`` dropped (``head.fc``
+  for ``:classifier``, whose other keys get ``backbone.``). In a segmentation model the backbone is
+  ``pretrained.*`` -> ``backbone.*`` (upstream's ``BaseNet`` sets ``pretrained.fc = None``, so it has no ``fc``).
+- deepten: ``pretrained.*`` (resnet50s, not dilated) -> ``backbone.*``, its unused ``pretrained.fc``
+  dropped; ``head.{0,1,3,6}`` (1x1 conv with bias, BN, ReLU, Encoding, View, Normalize, Linear) ->
+  ``head.{conv.conv, conv.bn, encoding, fc}``. The conv bias is folded into the BN, whose input it
+  only shifts: ``running_mean - bias`` (exact in eval; in training the batch mean absorbs it).
 - WideResNet backbone (``wideresnet38/50``): ``mod1``, ``mod{2..7}.i.{bn1,conv1,...,downsample.0}``
   and ``bn_out`` keep their names (segtools' :class:`WideResNet` mirrors them); ``fc`` dropped.
 - ``auxlayer.conv5.{0,1,4}`` (FCNHead: conv, norm, ReLU, dropout, classifier) ->
@@ -59,14 +65,13 @@ Key layouts (PyTorch-Encoding -> segtools):
   (``conv_ks`` is ``conv_qs``): those copies are dropped after checking they equal the kept tensors.
 
 Not supported (an error names them and says why): ``xception65`` (PyTorch-Encoding publishes no
-weights for it and segtools' Xception65 is not built in its layout). Pending (:data:`PENDING`; the
-model store may name them, loading says why it cannot convert yet): ``deepten_resnet50`` (Deep TEN,
-``deepten_resnet50_minc``), until its converter to segtools' ``ImageClassifier`` with a
-``DeepTENHead`` is written.
+weights for it and segtools' Xception65 is not built in its layout). :data:`PENDING` (known layouts
+whose segtools target is not written yet; the model store may name them) is empty today.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 
@@ -102,16 +107,18 @@ UNSUPPORTED: dict[str, str] = {
     ),
 }
 # Archs whose layout is known but whose segtools target is not written yet: arch -> why.
-PENDING: dict[str, str] = {
-    'deepten_resnet50': (
-        "the converter of Deep TEN (PyTorch-Encoding's DeepTen: pretrained.* resnet50s, head.{0,1,3,6}) to "
-        "segtools' ImageClassifier + DeepTENHead (segtools/models/classifiers/) is not written yet; "
-        'segtools.models.model_store.get_model_file downloads and verifies the file meanwhile'
-    ),
-}
+PENDING: dict[str, str] = {}
 CLASSIFIER_SUFFIX = ':classifier'
 # parse_arch's model for a '<backbone>:classifier' arch.
 CLASSIFIER = 'classifier'
+# Recognition models: arch -> (parse_arch's model, backbone). Upstream's DeepTen builds resnet50s, not dilated.
+DEEPTEN = 'deepten'
+RECOGNITION: dict[str, tuple[str, str]] = {'deepten_resnet50': (DEEPTEN, 'resnet50s')}
+# DeepTen's head: Sequential(conv 1x1 + bias, BN, ReLU, Encoding, View, Normalize, Linear); the conv's
+# bias is folded into the BN (DEEPTEN_CONV, DEEPTEN_NORM).
+DEEPTEN_HEAD = [Rule(r'head\.0', 'head.conv.conv'), Rule(r'head\.1', 'head.conv.bn')]
+DEEPTEN_HEAD += [Rule(r'head\.3', 'head.encoding'), Rule(r'head\.6', 'head.fc')]
+DEEPTEN_CONV, DEEPTEN_NORM = 'head.0', 'head.1'
 
 
 def wide_resnet_rules(prefix: str = '') -> list[Rule]:
@@ -229,7 +236,8 @@ _WIDE_RESNET_HEADS = ('atten',)
 
 def parse_arch(arch: str) -> tuple[str | None, str]:
     """``'encnet_resnet50s'`` -> ``('encnet', 'resnet50s')``; ``'resnest50'`` -> ``(None, 'resnest50')``;
-    ``'resnest50:classifier'`` -> ``('classifier', 'resnest50')``.
+    ``'resnest50:classifier'`` -> ``('classifier', 'resnest50')``; ``'deepten_resnet50'`` ->
+    ``('deepten', 'resnet50s')``.
 
     Raises:
         KeyError: Unknown, unsupported or pending model or backbone, naming the accepted ones (and
@@ -237,6 +245,8 @@ def parse_arch(arch: str) -> tuple[str | None, str]:
     """
     if arch in PENDING:
         raise KeyError(f'PyTorch-Encoding arch {arch!r} is not converted yet: {PENDING[arch]}')
+    if arch in RECOGNITION:
+        return RECOGNITION[arch]
     if arch.endswith(CLASSIFIER_SUFFIX):
         backbone = arch.removesuffix(CLASSIFIER_SUFFIX)
         if backbone not in BACKBONES:
@@ -269,14 +279,65 @@ def _backbone(backbone: str, prefix: str = '') -> list[Rule]:
     return backbone_rules(**BACKBONES[backbone], prefix=prefix)
 
 
+def _under_backbone(rule: Rule) -> Rule:
+    """``rule`` with ``backbone.`` before its target (a dropping rule is kept as it is)."""
+    target = rule.target
+    if target is None:
+        return rule
+    if callable(target):
+        return dataclasses.replace(rule, target=lambda match: 'backbone.' + target(match))
+    return dataclasses.replace(rule, target='backbone.' + target)
+
+
+def classifier_rules(backbone: str) -> list[Rule]:
+    """Rules of a ResNet-family ImageNet classifier -> :class:`ImageClassifier` keys.
+
+    ``fc`` -> ``head.fc`` (``LinearClsHead``, after ``GlobalAveragePooling``, as upstream pools then
+    applies ``fc``); every other key as the backbone arch, under ``backbone.``.
+    """
+    return [Rule(r'fc', 'head.fc'), *map(_under_backbone, backbone_rules(**BACKBONES[backbone]))]
+
+
 def rules_for(arch: str) -> list[Rule]:
     """The conversion rules of ``arch`` (see :func:`parse_arch`)."""
     model, backbone = parse_arch(arch)
     if model is None:
         return _backbone(backbone)
     if model == CLASSIFIER:
-        return backbone_rules(**BACKBONES[backbone], keep_fc=True)
+        return classifier_rules(backbone)
+    if model == DEEPTEN:
+        return [*_backbone(backbone, prefix='pretrained.'), *DEEPTEN_HEAD]
     return [*_backbone(backbone, prefix='pretrained.'), *HEADS[model], *_AUX]
+
+
+def fold_conv_bias(
+    state_dict: Mapping[str, torch.Tensor], conv: str, norm: str, arch: str
+) -> tuple[dict[str, torch.Tensor], str | None]:
+    """Folds the bias of the conv ``conv`` (``head.0``) into the running mean of the batch norm ``norm`` after it.
+
+    ``BN(Wx + b)`` with running mean ``m`` is ``BN(Wx)`` with running mean ``m - b``; in training the
+    batch mean absorbs ``b``. For a segtools ``ConvModule``, whose conv has no bias before a norm.
+
+    Returns:
+        ``(a copy of state_dict without {conv}.bias, with {norm}.running_mean folded; the folded key,
+        None when the conv has no bias)``.
+
+    Raises:
+        ConversionError: The norm's running mean is absent or its shape differs from the bias'.
+    """
+    bias_key, mean_key = f'{conv}.bias', f'{norm}.running_mean'
+    folded = dict(state_dict)
+    bias = folded.pop(bias_key, None)
+    if bias is None:
+        return folded, None
+    mean = folded.get(mean_key)
+    if mean is None or mean.shape != bias.shape:
+        found = 'absent' if mean is None else f'of shape {tuple(mean.shape)}'
+        raise ConversionError(
+            f'{arch}: cannot fold {bias_key!r} {tuple(bias.shape)} into {mean_key!r}, which is {found}'
+        )
+    folded[mean_key] = mean - bias.to(mean.dtype)
+    return folded, bias_key
 
 
 def _check_aliases(state_dict: Mapping[str, torch.Tensor], dropped: list[str], arch: str) -> None:
@@ -306,24 +367,31 @@ def convert_with_report(state_dict: Mapping[str, torch.Tensor], arch: str) -> Co
         ConversionError: A key no rule matches, or a dropped second name of a shared module
             (ATTEN's ACF) that differs from the kept one.
     """
-    result = convert_keys(state_dict, rules_for(arch), arch)
+    rules = rules_for(arch)
+    folded = None
+    if parse_arch(arch)[0] == DEEPTEN:
+        state_dict, folded = fold_conv_bias(state_dict, DEEPTEN_CONV, DEEPTEN_NORM, arch)
+    result = convert_keys(state_dict, rules, arch)
+    if folded is not None:
+        result.renamed[folded] = result.renamed[f'{DEEPTEN_NORM}.running_mean']
     _check_aliases(state_dict, result.dropped, arch)
     return result
 
 
 def convert(state_dict: Mapping[str, torch.Tensor], arch: str) -> dict[str, torch.Tensor]:
-    """PyTorch-Encoding ``state_dict`` -> segtools state dict (backbone or classifier keys, or a whole segmentor)."""
+    """PyTorch-Encoding ``state_dict`` -> segtools state dict (backbone keys, or a whole classifier or segmentor)."""
     return convert_with_report(state_dict, arch).state_dict
 
 
 SOURCE = 'PyTorch-Encoding'
 CLASSIFIER_ARCHS = frozenset(f'{name}{CLASSIFIER_SUFFIX}' for name in BACKBONES)
-# Keys without a ``backbone.`` prefix: the backbones and the classifiers (a backbone with ``fc``).
-BACKBONE_ARCHS = frozenset([*BACKBONES, *WIDE_RESNETS, *CLASSIFIER_ARCHS])
+# Keys without a ``backbone.`` prefix: the backbones (a classifier is a whole ImageClassifier).
+BACKBONE_ARCHS = frozenset([*BACKBONES, *WIDE_RESNETS])
 ARCHS = [
     *BACKBONES,
     *WIDE_RESNETS,
     *(f'{name}{CLASSIFIER_SUFFIX}' for name in BACKBONES),
+    *RECOGNITION,
     *(f'{model}_{backbone}' for model in HEADS for backbone in BACKBONES),
     *(f'{model}_{backbone}' for model in _WIDE_RESNET_HEADS for backbone in WIDE_RESNETS),
 ]

@@ -2,9 +2,10 @@
 
 Where the source model is small enough to rebuild here (ResNet-50 in the torchvision layout,
 PyTorch-Encoding's resnet50s and resnest50, timm's resnest50d, PyTorch-Encoding's DeepLabV3
-head), :class:`SourceResNet` and :class:`SourceDeepLabHead` reimplement it with the source's
-module names, so converted weights can be checked by comparing outputs. For whole segmentation
-models, the ``*_keys`` functions generate the source key list (name -> shape).
+head and Deep TEN), :class:`SourceResNet`, :class:`SourceDeepLabHead` and :class:`SourceDeepTen`
+reimplement it with the source's module names, so converted weights can be checked by comparing
+outputs. For whole segmentation models, the ``*_keys`` functions generate the source key list
+(name -> shape).
 """
 
 import torch
@@ -539,6 +540,38 @@ class SourceEncoding(nn.Module):
         residuals = x[:, :, None, :] - self.codewords  # (B, N, K, D)
         assign = F.softmax(self.scale * residuals.pow(2).sum(-1), dim=2)  # (B, N, K)
         return (assign[..., None] * residuals).sum(1)
+
+
+class SourceNormalize(nn.Module):
+    """PyTorch-Encoding's Normalize: each row divided by its L2 norm (``F.normalize``, eps 1e-8)."""
+
+    def forward(self, x):
+        return F.normalize(x, p=2, dim=1, eps=1e-8)
+
+
+class SourceDeepTen(nn.Module):
+    """PyTorch-Encoding's DeepTen: ``pretrained`` (resnet50s, not dilated, its ``fc`` unused) and ``head`` =
+    conv 1x1 with bias, BN, ReLU, Encoding, View (flatten ``K*D``), Normalize, Linear.
+
+    ``backbone`` are :class:`SourceResNet` options (upstream: ``stem_width=64``, full widths);
+    ``channels``/``ncodes`` are Encoding's D and K (upstream 128 and 32).
+    """
+
+    def __init__(self, nclass=23, backbone=None, channels=128, ncodes=32):
+        super().__init__()
+        self.pretrained = SourceResNet(**(backbone or dict(stem_width=64)))
+        c4 = self.pretrained.fc.in_features
+        self.head = nn.Sequential(
+            nn.Conv2d(c4, channels, 1),
+            *_bn_relu(channels),
+            SourceEncoding(channels, ncodes),
+            nn.Flatten(),
+            SourceNormalize(),
+            nn.Linear(channels * ncodes, nclass),
+        )
+
+    def forward(self, x):
+        return self.head(self.pretrained(x)[-1])
 
 
 class SourceEncModule(nn.Module):

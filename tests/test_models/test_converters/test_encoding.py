@@ -2,8 +2,8 @@
 
 Backbones, ImageNet classifiers and the DeepLabV3 head are rebuilt in PyTorch-Encoding's layout
 (``_source_models``); their converted weights must give the same outputs (features, logits) in
-segtools. Whole segmentation models are checked by key list: the converted keys and shapes must be
-exactly those of the config's model.
+segtools (Deep TEN: ``test_deepten.py``). Whole segmentation models are checked by key list: the
+converted keys and shapes must be exactly those of the config's model.
 """
 
 from pathlib import Path
@@ -64,7 +64,7 @@ def test_converted_backbone_reproduces_source_outputs(arch, source_opts, backbon
 
 
 CLASSIFIER_CASES = [
-    # (arch, source options, segtools classifier config): PyTorch-Encoding's ImageNet models, not dilated.
+    # (arch, source options, segtools backbone config): PyTorch-Encoding's ImageNet models, not dilated.
     ('resnet50s', dict(stem_width=64), dict(type='ResNetV1c', depth=50, stem_channels=128)),
     ('resnest50', RESNEST_SOURCE, dict(type='ResNeSt', depth=50)),
     # A narrow ResNeSt-101 (upstream's deep stem of 2 x 64 at this depth; 4 x 8 here).
@@ -76,15 +76,27 @@ CLASSIFIER_CASES = [
 ]
 
 
-@pytest.mark.parametrize(('arch', 'source_opts', 'model_cfg'), CLASSIFIER_CASES)
-def test_converted_classifier_keeps_fc_and_reproduces_source_logits(arch, source_opts, model_cfg):
-    """``<backbone>:classifier``: ``fc`` kept as the backbone's ``fc`` (``num_classes=1000``), strict load,
-    the same float64 logits; the plain backbone arch still drops it."""
+def image_classifier_cfg(backbone_cfg, in_channels, num_classes=1000):
+    """``ImageClassifier(backbone, GlobalAveragePooling, LinearClsHead)``: the configs of the ``*_imagenet`` entries."""
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(backbone_cfg, out_indices=(3,)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels),
+    )
+
+
+@pytest.mark.parametrize(('arch', 'source_opts', 'backbone_cfg'), CLASSIFIER_CASES)
+def test_converted_classifier_keeps_fc_and_reproduces_source_logits(arch, source_opts, backbone_cfg):
+    """``<backbone>:classifier``: the ImageClassifier layout (``backbone.*``, ``fc`` -> ``head.fc``), strict
+    load, the same float64 logits in eval mode; the plain backbone arch still drops ``fc``."""
     source = randomize(SourceResNet(**source_opts, num_classes=1000))
     result = encoding.convert_with_report(source.state_dict(), f'{arch}:classifier')
     assert result.dropped == []
-    assert torch.equal(result.state_dict['fc.weight'], source.fc.weight)
-    ours = build(dict(model_cfg, num_classes=1000))
+    assert torch.equal(result.state_dict['head.fc.weight'], source.fc.weight)
+    assert torch.equal(result.state_dict['head.fc.bias'], source.fc.bias)
+    assert all(key.startswith('backbone.') for key in result.state_dict if not key.startswith('head.fc.'))
+    ours = build(image_classifier_cfg(backbone_cfg, source.fc.in_features))
     assert shapes(result.state_dict) == shapes(ours.state_dict())
     ours.load_state_dict(result.state_dict, strict=True)
     x = torch.randn(2, 3, 35, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -92,23 +104,21 @@ def test_converted_classifier_keeps_fc_and_reproduces_source_logits(arch, source
         expected, got = source.logits(x), ours(x)
     assert got.shape == (2, 1000)
     torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9 * expected.abs().max().item())
-    assert encoding.convert_with_report(source.state_dict(), arch).dropped == ['fc.weight', 'fc.bias']
+    backbone = encoding.convert_with_report(source.state_dict(), arch)
+    assert backbone.dropped == ['fc.weight', 'fc.bias']
+    head = {'head.fc.weight', 'head.fc.bias'}
+    assert {f'backbone.{key}' for key in backbone.state_dict} == set(result.state_dict) - head
 
 
 def test_classifier_archs():
     assert encoding.parse_arch('resnest50:classifier') == ('classifier', 'resnest50')
-    assert {'resnet50s:classifier', 'resnest269:classifier'} <= encoding.CLASSIFIER_ARCHS
-    assert encoding.CLASSIFIER_ARCHS < encoding.BACKBONE_ARCHS < set(encoding.ARCHS)
+    assert {'resnet50s:classifier', 'resnest269:classifier'} <= encoding.CLASSIFIER_ARCHS < set(encoding.ARCHS)
+    # A classifier is a whole ImageClassifier, checked against a config's model, not its backbone.
+    assert not encoding.CLASSIFIER_ARCHS & encoding.BACKBONE_ARCHS and encoding.BACKBONE_ARCHS < set(encoding.ARCHS)
     with pytest.raises(KeyError, match='WideResNet has no classifier'):
         encoding.convert({}, 'wideresnet38:classifier')
     with pytest.raises(KeyError, match='classifier variants exist'):
         encoding.convert({}, 'encnet_resnet50s:classifier')
-
-
-def test_deepten_is_pending_and_says_why():
-    with pytest.raises(KeyError, match='not converted yet.*DeepTENHead'):
-        encoding.convert({}, 'deepten_resnet50')
-    assert 'deepten_resnet50' not in encoding.ARCHS
 
 
 def test_missing_num_batches_tracked_is_filled():

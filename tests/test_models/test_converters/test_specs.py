@@ -17,16 +17,18 @@ def test_parse_spec_and_backbone_flag():
     assert module is SOURCES['encoding'] and arch == 'resnest101'
     assert parse_spec('encoding:resnest101:classifier') == (SOURCES['encoding'], 'resnest101:classifier')
     assert is_backbone_spec('mmseg:resnet_v1c') and is_backbone_spec('torchvision:resnet50')
-    # A classifier's keys carry no backbone. prefix either: the backbone built with num_classes > 0.
-    assert is_backbone_spec('encoding:resnet50s:classifier') and is_backbone_spec('torchvision:resnet50:classifier')
+    # torchvision's classifier is the backbone built with num_classes > 0 (no backbone. prefix);
+    # PyTorch-Encoding's is a whole ImageClassifier (backbone.*, head.fc).
+    assert is_backbone_spec('torchvision:resnet50:classifier') and not is_backbone_spec('encoding:resnet50s:classifier')
     assert not is_backbone_spec('encoding:encnet_resnet50s') and not is_backbone_spec('mmseg:psp')
 
 
-def test_pending_spec_is_named_and_refused_with_the_reason():
-    assert 'DeepTENHead' in pending_reason('encoding:deepten_resnet50')
+def test_pending_spec_is_named_and_refused_with_the_reason(monkeypatch):
+    monkeypatch.setitem(SOURCES['encoding'].PENDING, 'deepten_resnet50', 'its target is not written')
+    assert pending_reason('encoding:deepten_resnet50') == 'its target is not written'
     assert pending_reason('encoding:resnet50s') is None and pending_reason('mmseg:fcn') is None
     assert pending_reason('caffe:x') is None
-    with pytest.raises(KeyError, match="'encoding:deepten_resnet50' is not implemented yet"):
+    with pytest.raises(KeyError, match="'encoding:deepten_resnet50' is not implemented yet: its target"):
         convert_state_dict({}, 'encoding:deepten_resnet50')
 
 
@@ -48,4 +50,5 @@ def test_convert_state_dict_dispatches_to_the_source():
     result = convert_state_dict(state, 'encoding:resnet50s')
     assert set(result.state_dict) == {'stem.0.weight', 'stem.7.bias'} and result.dropped == ['fc.weight']
     result = convert_state_dict(state, 'encoding:resnet50s:classifier')
-    assert set(result.state_dict) == {'stem.0.weight', 'stem.7.bias', 'fc.weight'} and result.dropped == []
+    assert set(result.state_dict) == {'backbone.stem.0.weight', 'backbone.stem.7.bias', 'head.fc.weight'}
+    assert result.dropped == []
