@@ -51,7 +51,8 @@ def test_two_gloo_processes_train_and_score_as_one(tmp_path):
     assert len(val) == 1, log[-3000:]
     checkpoint = work_dir / 'iter_2.pth'
 
-    single = _run([sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(checkpoint), '--work-dir', str(tmp_path / 'test')])
+    test = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(checkpoint)]
+    single = _run([*test, '--work-dir', str(tmp_path / 'test')])
     assert SCORES.findall(single) == val
     # The per-class table (11 classes) comes with the scores.
     assert 'mean_class_acc' in single and re.search(r'\|\s+Class\s+\|', single), single[-3000:]

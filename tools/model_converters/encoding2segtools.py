@@ -9,12 +9,14 @@ Usage::
         --arch resnest50:classifier
 
 ``--arch`` is a backbone (``resnet50s``, ``resnest50``, ``wideresnet38`` ...; the ImageNet ``fc`` is
-dropped), ``<backbone>:classifier`` (ResNet-family backbones: ``fc`` kept, for the backbone built
-with ``num_classes=1000``) or ``<model>_<backbone>`` with model ``fcn``, ``fcn-global``, ``psp``,
-``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` or ``atten`` (``atten`` is the only model on
-``wideresnet38/50``). With ``--config`` a backbone or classifier is checked against the config's
-``model.backbone`` (or its ``model`` when it has no backbone). The key layouts are documented in
-:mod:`segtools.models.converters.encoding`; ``segtools://<name>`` converts the same way on load.
+dropped), ``<backbone>:classifier`` (ResNet-family backbones: the ImageNet classifier as an
+``ImageClassifier``, backbone under ``backbone.``, ``fc`` as ``head.fc``), ``deepten_resnet50``
+(Deep TEN, an ``ImageClassifier`` with ``DeepTENHead``) or ``<model>_<backbone>`` with model ``fcn``,
+``fcn-global``, ``psp``, ``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` or ``atten`` (``atten`` is the
+only model on ``wideresnet38/50``). With ``--config`` a backbone is checked against the config's
+``model.backbone`` (or its ``model`` when it has no backbone), anything else against its ``model``.
+The key layouts are documented in :mod:`segtools.models.converters.encoding`; ``segtools://<name>``
+converts the same way on load.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ Usage::
 
 The layouts are documented in :mod:`segtools.models.converters.torchvision`. The output holds
 backbone keys without a ``backbone.`` prefix (a backbone's ``pretrained``), the classifier ``fc``
-dropped; ``--arch <name>:classifier`` (``resnet50:classifier``) keeps it, for the backbone built with
-``num_classes=1000``.
+dropped; ``--arch <name>:classifier`` (``resnet50:classifier``) gives the whole ImageNet classifier as
+an ``ImageClassifier`` (backbone under ``backbone.``, ``fc`` as ``head.fc``).
 """
 
 from __future__ import annotations

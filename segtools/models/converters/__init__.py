@@ -3,12 +3,12 @@
 A *spec* ``'<source>:<arch>'`` names one conversion: ``'encoding:resnet50s'``,
 ``'torchvision:resnet50'``, ``'mmseg:resnet_v1c'``, ``'encoding:encnet_resnet101s'``... A backbone
 arch drops the ImageNet classifier ``fc`` (segmentation use); ``'<source>:<backbone>:classifier'``
-keeps it: ``'encoding:resnest50:classifier'`` as a whole ``ImageClassifier`` (``backbone.*``,
-``head.fc``), ``'torchvision:resnet50:classifier'`` as ``fc`` of the segtools backbone built with
-``num_classes=1000``. ``'encoding:deepten_resnet50'`` gives Deep TEN's ``ImageClassifier``. A source
-may list *pending* archs (``PENDING``: a known layout whose segtools target is not written yet): the
-model store may name them, and converting says why it cannot yet. The model store records one spec per
-entry (:attr:`segtools.models.model_store.ModelEntry.convert`) and converts on load;
+keeps it: ``'encoding:resnest50:classifier'``, ``'torchvision:resnet50:classifier'`` give the whole
+``ImageClassifier`` (``backbone.*``, ``head.fc``). ``'encoding:deepten_resnet50'`` gives Deep TEN's
+``ImageClassifier``. A source may list *pending* archs (``PENDING``: a known layout whose segtools
+target is not written yet): the model store may name them, and converting says why it cannot yet.
+The model store records one spec per entry (:attr:`segtools.models.model_store.ModelEntry.convert`)
+and converts on load;
 ``tools/model_converters/*2segtools.py`` are command lines over the same modules. A checkpoint
 in MMSegmentation's layout given to ``tools/test.py``/``tools/train.py`` or ``init_model`` is converted
 by the arch of the model (:func:`.mmseg.arch_for_model`, applied by
@@ -64,7 +64,7 @@ def pending_reason(spec: str) -> str | None:
 
 
 def is_backbone_spec(spec: str) -> bool:
-    """Whether ``spec`` converts a backbone (keys without a ``backbone.`` prefix; torchvision's classifiers too)."""
+    """Whether ``spec`` converts a backbone (keys without a ``backbone.`` prefix)."""
     module, arch = parse_spec(spec)
     return arch in module.BACKBONE_ARCHS
 

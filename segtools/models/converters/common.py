@@ -14,6 +14,7 @@ wrap the same functions.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -131,9 +132,7 @@ def add_num_batches_tracked(state_dict: dict[str, torch.Tensor]) -> None:
         state_dict.setdefault(counter, torch.tensor(0, dtype=torch.long))
 
 
-def backbone_rules(
-    *, deep_stem: bool, avg_down: bool, split_attention: bool, prefix: str = '', keep_fc: bool = False
-) -> list[Rule]:
+def backbone_rules(*, deep_stem: bool, avg_down: bool, split_attention: bool, prefix: str = '') -> list[Rule]:
     """Rules of a ResNet-family backbone in the torchvision/timm/PyTorch-Encoding layout.
 
     Those projects name the deep stem ``conv1.{0,1,3,4,6}`` plus ``bn1`` (conv, norm, ReLU,
@@ -148,11 +147,9 @@ def backbone_rules(
             no ``bn2``).
         prefix: Source prefix of every backbone key (``pretrained.`` in PyTorch-Encoding's
             segmentation models); the target prefix is ``backbone.`` when it is set.
-        keep_fc: Keep the ImageNet classifier ``fc`` under its name, for a segtools backbone
-            built with ``num_classes > 0`` (whose linear classifier is ``fc`` too).
 
     Returns:
-        The rules; the classifier ``fc`` is dropped unless ``keep_fc``.
+        The rules; the classifier ``fc`` is dropped (:func:`image_classifier_rules` keeps it).
     """
     src = re.escape(prefix)
     dst = 'backbone.' if prefix else ''
@@ -168,8 +165,27 @@ def backbone_rules(
     else:
         rules.append(Rule(rf'{block}\.(conv2|bn2)', dst + r'\1.\2'))
     rules.append(Rule(rf'{block}\.downsample\.({"[12]" if avg_down else "[01]"})', dst + r'\1.downsample.\2'))
-    rules.append(Rule(rf'{src}fc', dst + 'fc' if keep_fc else None))
+    rules.append(Rule(rf'{src}fc', None))
     return rules
+
+
+def _under_backbone(rule: Rule) -> Rule:
+    """``rule`` with ``backbone.`` before its target (a dropping rule is kept as it is)."""
+    target = rule.target
+    if target is None:
+        return rule
+    if callable(target):
+        return dataclasses.replace(rule, target=lambda match: 'backbone.' + target(match))
+    return dataclasses.replace(rule, target='backbone.' + target)
+
+
+def image_classifier_rules(backbone: list[Rule]) -> list[Rule]:
+    """The rules of an ImageNet classifier (a backbone with ``fc``) -> :class:`ImageClassifier` keys.
+
+    ``fc`` -> ``head.fc`` (``LinearClsHead`` after ``GlobalAveragePooling``: these projects pool
+    then apply ``fc``); every other key as ``backbone`` (unprefixed rules), under ``backbone.``.
+    """
+    return [Rule(r'fc', 'head.fc'), *map(_under_backbone, backbone)]
 
 
 def move_last_block_first(num_blocks: int) -> Transform:

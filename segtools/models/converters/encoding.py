@@ -71,7 +71,6 @@ whose segtools target is not written yet; the model store may name them) is empt
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 
@@ -83,6 +82,7 @@ from .common import (
     Rule,
     backbone_rules,
     convert_keys,
+    image_classifier_rules,
     move_last_block_first,
     reverse_blocks,
 )
@@ -279,23 +279,13 @@ def _backbone(backbone: str, prefix: str = '') -> list[Rule]:
     return backbone_rules(**BACKBONES[backbone], prefix=prefix)
 
 
-def _under_backbone(rule: Rule) -> Rule:
-    """``rule`` with ``backbone.`` before its target (a dropping rule is kept as it is)."""
-    target = rule.target
-    if target is None:
-        return rule
-    if callable(target):
-        return dataclasses.replace(rule, target=lambda match: 'backbone.' + target(match))
-    return dataclasses.replace(rule, target='backbone.' + target)
-
-
 def classifier_rules(backbone: str) -> list[Rule]:
     """Rules of a ResNet-family ImageNet classifier -> :class:`ImageClassifier` keys.
 
     ``fc`` -> ``head.fc`` (``LinearClsHead``, after ``GlobalAveragePooling``, as upstream pools then
     applies ``fc``); every other key as the backbone arch, under ``backbone.``.
     """
-    return [Rule(r'fc', 'head.fc'), *map(_under_backbone, backbone_rules(**BACKBONES[backbone]))]
+    return image_classifier_rules(backbone_rules(**BACKBONES[backbone]))
 
 
 def rules_for(arch: str) -> list[Rule]:

@@ -12,8 +12,9 @@ Used by the model store (``convert='torchvision:<arch>'``) and
 
 The result holds backbone keys without a ``backbone.`` prefix (a backbone's ``Pretrained`` init),
 the classifier ``fc`` dropped. ``<arch>:classifier`` (``resnet50:classifier``,
-``resnest50d:classifier`` ...) keeps ``fc.weight``/``fc.bias`` as ``fc``: the ImageNet classifier,
-for the segtools backbone built with ``num_classes=1000`` (whose linear classifier is ``fc``).
+``resnest50d:classifier`` ...) is the whole ImageNet classifier in :class:`ImageClassifier` keys:
+the backbone under ``backbone.``, ``fc`` as ``head.fc`` (``GlobalAveragePooling`` neck,
+``LinearClsHead(num_classes=1000)``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 
 import torch
 
-from .common import Conversion, backbone_rules, convert_keys
+from .common import Conversion, backbone_rules, convert_keys, image_classifier_rules
 
 _PLAIN = dict(deep_stem=False, avg_down=False, split_attention=False)
 _V1D = dict(deep_stem=True, avg_down=True, split_attention=False)
@@ -39,8 +40,8 @@ LAYOUTS: dict[str, dict[str, bool]] = {
 CLASSIFIER_SUFFIX = ':classifier'
 CLASSIFIER_ARCHS = frozenset(f'{name}{CLASSIFIER_SUFFIX}' for name in LAYOUTS)
 ARCHS = [*LAYOUTS, *(f'{name}{CLASSIFIER_SUFFIX}' for name in LAYOUTS)]
-# Every arch gives keys without a ``backbone.`` prefix (classifiers: a backbone with ``fc``).
-BACKBONE_ARCHS = frozenset(ARCHS)
+# The archs whose keys have no ``backbone.`` prefix (not the classifiers).
+BACKBONE_ARCHS = frozenset(LAYOUTS)
 
 
 def convert_with_report(state_dict: Mapping[str, torch.Tensor], arch: str) -> Conversion:
@@ -53,7 +54,9 @@ def convert_with_report(state_dict: Mapping[str, torch.Tensor], arch: str) -> Co
     name = arch.removesuffix(CLASSIFIER_SUFFIX)
     if name not in LAYOUTS:
         raise KeyError(f'unknown torchvision/timm arch {arch!r}; expected one of {sorted(ARCHS)}')
-    rules = backbone_rules(**LAYOUTS[name], keep_fc=arch.endswith(CLASSIFIER_SUFFIX))
+    rules = backbone_rules(**LAYOUTS[name])
+    if arch.endswith(CLASSIFIER_SUFFIX):
+        rules = image_classifier_rules(rules)
     return convert_keys(state_dict, rules, arch)
 
 

@@ -702,3 +702,13 @@ class SourceATTENHead(nn.Module):
 
     def forward(self, x):
         return self.conv6(self.encmodule(self.atten_layers(self.conv5(x)))[0])
+
+
+def image_classifier_cfg(backbone_cfg, in_channels, num_classes=1000):
+    """``ImageClassifier(backbone, GlobalAveragePooling, LinearClsHead)``: the configs of the ``*_imagenet`` entries."""
+    return dict(
+        type='ImageClassifier',
+        backbone=dict(backbone_cfg, out_indices=(3,)),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels),
+    )

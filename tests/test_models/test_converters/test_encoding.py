@@ -33,6 +33,7 @@ from ._source_models import (
     encoding_fcn_keys,
     encoding_head_keys,
     fake_state,
+    image_classifier_cfg,
     meta_shapes,
     meta_state,
     randomize,
@@ -74,16 +75,6 @@ CLASSIFIER_CASES = [
         dict(type='ResNeSt', depth=101, stem_channels=8, base_channels=8),
     ),
 ]
-
-
-def image_classifier_cfg(backbone_cfg, in_channels, num_classes=1000):
-    """``ImageClassifier(backbone, GlobalAveragePooling, LinearClsHead)``: the configs of the ``*_imagenet`` entries."""
-    return dict(
-        type='ImageClassifier',
-        backbone=dict(backbone_cfg, out_indices=(3,)),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels),
-    )
 
 
 @pytest.mark.parametrize(('arch', 'source_opts', 'backbone_cfg'), CLASSIFIER_CASES)

@@ -17,9 +17,9 @@ def test_parse_spec_and_backbone_flag():
     assert module is SOURCES['encoding'] and arch == 'resnest101'
     assert parse_spec('encoding:resnest101:classifier') == (SOURCES['encoding'], 'resnest101:classifier')
     assert is_backbone_spec('mmseg:resnet_v1c') and is_backbone_spec('torchvision:resnet50')
-    # torchvision's classifier is the backbone built with num_classes > 0 (no backbone. prefix);
-    # PyTorch-Encoding's is a whole ImageClassifier (backbone.*, head.fc).
-    assert is_backbone_spec('torchvision:resnet50:classifier') and not is_backbone_spec('encoding:resnet50s:classifier')
+    # A classifier is a whole ImageClassifier (backbone.*, head.fc), whatever its source.
+    assert not is_backbone_spec('torchvision:resnet50:classifier')
+    assert not is_backbone_spec('encoding:resnet50s:classifier')
     assert not is_backbone_spec('encoding:encnet_resnet50s') and not is_backbone_spec('mmseg:psp')
 
 

@@ -5,7 +5,7 @@ import torch
 
 from segtools.models.converters import ConversionError, torchvision
 
-from ._source_models import SourceResNet, assert_same_features, build, randomize, shapes
+from ._source_models import SourceResNet, assert_same_features, build, image_classifier_cfg, randomize, shapes
 
 CASES = [
     ('resnet50', dict(), dict(type='ResNet', depth=50)),
@@ -26,10 +26,13 @@ def test_converted_backbone_reproduces_source_outputs(arch, source_opts, backbon
 
 @pytest.mark.parametrize(('arch', 'source_opts', 'backbone_cfg'), CASES)
 def test_converted_classifier_keeps_fc_and_reproduces_source_logits(arch, source_opts, backbone_cfg):
+    """``<arch>:classifier`` -> ImageClassifier keys (``backbone.*``, ``fc`` -> ``head.fc``), same logits."""
     source = randomize(SourceResNet(**source_opts, num_classes=1000))
     result = torchvision.convert_with_report(source.state_dict(), f'{arch}:classifier')
     assert result.dropped == [] and f'{arch}:classifier' in torchvision.ARCHS
-    ours = build(dict(backbone_cfg, num_classes=1000))
+    assert f'{arch}:classifier' not in torchvision.BACKBONE_ARCHS
+    assert torch.equal(result.state_dict['head.fc.weight'], source.fc.weight)
+    ours = build(image_classifier_cfg(backbone_cfg, source.fc.in_features))
     ours.load_state_dict(result.state_dict, strict=True)
     x = torch.randn(2, 3, 35, 29, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
