@@ -262,7 +262,7 @@ _DEEPTEN = _encoding_entry(
     convert='encoding:deepten_resnet50',
     note=(
         'Deep TEN on MINC-2500 (23 classes; upstream top-1 81.04 on test-1, single 224 crop), evaluated by '
-        'configs/deepten/deepten_resnet50_4xb64-80e_minc-224.py; the backbone is not dilated, and the head '
+        'configs/deepten/deepten_resnet50_4xb128-80e_minc-224.py; the backbone is not dilated, and the head '
         "conv's bias is folded into its BN running mean"
     ),
 )

@@ -1,7 +1,8 @@
 """Every config under ``configs/`` loads, and every one with a model builds it.
 
 Leaf configs (everything outside ``_base_``) must also be complete runs: a train/val/test
-setup whose dataset type is registered and whose heads predict as many classes as the
+setup whose dataset type is registered and whose heads (a segmentor's decode and auxiliary heads,
+an ImageClassifier's head) predict as many classes as the
 dataset has. Models are built on the meta device: the point is the registry lookups and
 the argument contracts, not the 100-million-float initialisation of ResNeSt-269.
 """
@@ -28,8 +29,9 @@ def _ids(paths: list[Path]) -> list[str]:
 
 
 def _heads(model_cfg) -> list:
+    """The class-predicting heads: a segmentor's decode/auxiliary heads, an ImageClassifier's head."""
     heads = []
-    for key in ('decode_head', 'auxiliary_head'):
+    for key in ('decode_head', 'auxiliary_head', 'head'):
         head = model_cfg.get(key, None)
         if head is None:
             continue
@@ -81,7 +83,9 @@ def test_leaf_config_is_a_complete_run(path):
             assert registry.TRANSFORMS.get(transform.type) is not None, f'{path}: transform {transform.type!r}'
     dataset = cfg.test_dataloader.dataset
     num_classes = len(registry.DATASETS.get(dataset.type).METAINFO['classes'])
-    for head in _heads(cfg.model):
+    heads = _heads(cfg.model)
+    assert heads, f'{path}: model {cfg.model.type} has no decode_head or head'
+    for head in heads:
         assert head.num_classes == num_classes, (
             f'{path}: {head.type}.num_classes={head.num_classes} but {dataset.type} has {num_classes} classes'
         )

@@ -1,6 +1,6 @@
 """The dataset base configs load, name registered types and run their pipelines on a synthetic sample.
 
-Each config under ``configs/_base_/datasets`` is loaded with mmengine's ``Config``; its
+Each segmentation config under ``configs/_base_/datasets`` is loaded with mmengine's ``Config``; its
 train/test/TTA pipelines are built with the segtools ``TRANSFORMS`` registry and applied
 to a small random image and a label PNG written to ``tmp_path`` (the sample dict is the
 one ``BaseSegDataset`` would produce), so a wrong transform argument, a stale pipeline in
@@ -22,7 +22,11 @@ import segtools.registry as registry
 from segtools.utils import register_all_modules
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / 'configs'
-DATASET_CONFIGS = sorted((CONFIG_ROOT / '_base_' / 'datasets').glob('*.py'))
+ALL_DATASET_CONFIGS = sorted((CONFIG_ROOT / '_base_' / 'datasets').glob('*.py'))
+# The segmentation bases: their samples are packed by PackSegInputs. The recognition bases
+# (imagenet, minc: PackClsInputs) run their pipelines in test_classification_configs.py, through
+# every leaf config that uses them.
+DATASET_CONFIGS = [p for p in ALL_DATASET_CONFIGS if Config.fromfile(p).train_pipeline[-1]['type'] == 'PackSegInputs']
 ENCODING_CONFIGS = [path for path in DATASET_CONFIGS if path.stem.startswith('encoding_')]
 # The file names other configs inherit from (the contract of configs/_base_/datasets).
 EXPECTED = (
@@ -114,6 +118,8 @@ def _long_side_of_resize(transform: dict) -> int:
 
 def test_the_dataset_configs_are_there():
     assert len(DATASET_CONFIGS) >= 16
+    packs = {Config.fromfile(p).train_pipeline[-1]['type'] for p in ALL_DATASET_CONFIGS}
+    assert packs == {'PackSegInputs', 'PackClsInputs'}, f'a dataset base packs with neither: {packs}'
     missing = sorted(set(EXPECTED) - {path.stem for path in DATASET_CONFIGS})
     assert not missing, f'configs/_base_/datasets lacks {missing}'
     assert len(ENCODING_CONFIGS) == 6

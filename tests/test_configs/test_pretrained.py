@@ -1,8 +1,9 @@
 """Every zoo config starts its backbone from named ImageNet weights that fit it, and building fetches nothing.
 
 The expected name comes from the backbone alone (a small table below, independent of the model store); the
-model store's entry must then exist, have a URL and say it ``fits`` that very backbone. The demo (trained from
-scratch on a brain atlas) and its base model ``fcn_r18-d8`` are the only configs without ImageNet weights.
+model store's entry must then exist, have a URL and say it ``fits`` that very backbone. Without ImageNet weights:
+the demos (trained from scratch on a brain atlas), their base model ``fcn_r18-d8``, and the ImageNet classifiers
+(``ImageClassifier`` with a 1000-class head: they are what ImageNet weights are made of, trained from scratch).
 """
 
 import functools
@@ -23,7 +24,8 @@ from segtools.utils import register_all_modules
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / 'configs'
 FROM_SCRATCH = {CONFIG_ROOT / '_base_' / 'models' / 'fcn_r18-d8.py'}
-ZOO_CONFIGS = [
+IMAGENET_CLASSES = 1000
+MODEL_CONFIGS = [
     path
     for path in sorted(CONFIG_ROOT.rglob('*.py'))
     if path not in FROM_SCRATCH
@@ -45,6 +47,15 @@ def _ids(paths: list[Path]) -> list[str]:
 @functools.cache
 def _model_cfg(path: Path) -> dict:
     return Config.fromfile(path).model.to_dict()
+
+
+def _is_imagenet_classifier(path: Path) -> bool:
+    model = _model_cfg(path)
+    return model['type'] == 'ImageClassifier' and model['head'].get('num_classes') == IMAGENET_CLASSES
+
+
+IMAGENET_CLASSIFIERS = [path for path in MODEL_CONFIGS if _is_imagenet_classifier(path)]
+ZOO_CONFIGS = [path for path in MODEL_CONFIGS if path not in IMAGENET_CLASSIFIERS]
 
 
 def _default(backbone_type: str, argument: str):
@@ -79,10 +90,20 @@ def _registered():
 
 def test_the_zoo_is_covered():
     assert len(ZOO_CONFIGS) >= 160  # 12 base models and 156 leaves when written
+    assert len(IMAGENET_CLASSIFIERS) >= 17  # 2 skeletons, 15 leaves when written
     names = {_model_cfg(path)['pretrained'] for path in ZOO_CONFIGS}
     expected = {'resnet50_v1c', 'resnet101_v1c', 'resnet50s', 'resnet101s', 'wideresnet38'}
     expected |= {f'resnest{depth}' for depth in (50, 101, 200, 269)}
     assert names == {SCHEME + name for name in expected}
+
+
+@pytest.mark.parametrize('path', IMAGENET_CLASSIFIERS, ids=_ids(IMAGENET_CLASSIFIERS))
+def test_imagenet_classifiers_train_from_scratch(path):
+    # configs/resnet and configs/resnest/*_imagenet.py (and their skeletons) learn the ImageNet weights.
+    model = _model_cfg(path)
+    backbone = model['backbone']
+    assert model.get('pretrained') is None, f'{path}: an ImageNet classifier starting from {model["pretrained"]}'
+    assert not backbone.get('init_cfg') and not backbone.get('pretrained'), f'{path}: backbone sets its own weights'
 
 
 def test_parse_fits():

@@ -92,7 +92,7 @@ RECOGNITION = [f'{backbone}_imagenet' for backbone in IMAGENET_CLASSIFIERS] + ['
 # The configs that evaluate recognition entries (written alongside; their notes name them).
 RECOGNITION_CONFIGS = {
     **{f'resnest{d}_imagenet': f'configs/resnest/resnest{d}_8xb32-270e_imagenet.py' for d in (50, 101, 200, 269)},
-    'deepten_resnet50_minc': 'configs/deepten/deepten_resnet50_4xb64-80e_minc-224.py',
+    'deepten_resnet50_minc': 'configs/deepten/deepten_resnet50_4xb128-80e_minc-224.py',
 }
 
 FAST = dict(retries=1, backoff=0.0, timeout=10.0, progress=False)
@@ -290,7 +290,7 @@ def test_deepten_entry_is_published_and_converted():
         backbone=dict(type='ResNetV1c', depth=50, stem_channels=128, out_indices=(3,)),
         head=dict(type='DeepTENHead', num_classes=23, in_channels=2048, channels=128, num_codes=32),
     )
-    assert 'configs/deepten/deepten_resnet50_4xb64-80e_minc-224.py' in entry.note and 'pending' not in entry.note
+    assert 'configs/deepten/deepten_resnet50_4xb128-80e_minc-224.py' in entry.note and 'pending' not in entry.note
 
 
 def test_check_manifest_names_wrong_pytorch_encoding_entries(monkeypatch):
