@@ -20,6 +20,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from segtools.errors import CheckpointNotFoundError, ConfigError
+from segtools.models import model_store
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
 from segtools.utils.checkpoint import setup_safe_checkpointing
@@ -29,11 +30,15 @@ from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.run_hooks import register_run_hooks
 
+STORE_PREFIX = 'segtools://'
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate a segmentor checkpoint (mIoU)')
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint (segmentation mIoU, recognition top-k)')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', help='checkpoint file, a model-store name (segtools://resnest50_imagenet) or a URL'
+    )
     parser.add_argument('--work-dir', help='the dir for logs and metrics (default: work_dirs/<config name>)')
     parser.add_argument(
         '--out', help='directory for the prediction label PNGs and metrics.json (sets test_evaluator.output_dir)'
@@ -79,10 +84,25 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
         visualizer['save_dir'] = args.show_dir
 
 
+def check_checkpoint(checkpoint: str) -> None:
+    """Raises :class:`CheckpointNotFoundError` unless ``checkpoint`` is a file, a known store name or a URL.
+
+    ``segtools://NAME`` must name a model-store entry (checked before the model is built; the
+    download and its hash check happen when the runner loads it); other ``scheme://`` sources
+    (``https://``, ``open-mmlab://``, ``torchvision://``) are mmengine's loaders' business.
+    """
+    if checkpoint.startswith(STORE_PREFIX):
+        try:
+            model_store.get_entry(checkpoint[len(STORE_PREFIX) :])
+        except KeyError as err:
+            raise CheckpointNotFoundError(f'checkpoint {checkpoint!r}: {err.args[0]}') from None
+    elif '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise CheckpointNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+
+
 def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Applies the command line to a loaded config (mmseg's ``tools/test.py`` semantics)."""
-    if not osp.isfile(args.checkpoint):
-        raise CheckpointNotFoundError(f'checkpoint {args.checkpoint!r} does not exist')
+    check_checkpoint(args.checkpoint)
     cfg.launcher = args.launcher
     # Checked against the config (a misspelt key is an error); '+key=v' adds a new key.
     args.cfg_options = apply_cfg_options(cfg, args.cfg_options)

@@ -87,6 +87,13 @@ def test_last_gamma_zero_initialises_residual_norms():
     model.init_weights()
     norms = [b.norm3 for name in model.res_layers for b in getattr(model, name)]
     assert norms and all(torch.all(n.weight == 0) for n in norms)
+    # Exactly those: every other norm (stem, split attention, shortcut, norm1/2) keeps weight 1.
+    last = {id(n) for n in norms}
+    others = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in last]
+    assert others and all(torch.all(m.weight == 1) for m in others)
+    without = ResNeSt(50, **TINY)
+    without.init_weights()
+    assert all(torch.all(b.norm3.weight == 1) for name in without.res_layers for b in getattr(without, name))
 
 
 def test_classification_head_with_final_drop():
