@@ -133,7 +133,7 @@ def test_test_user_errors_exit_2_with_one_message(tmp_path):
     store = [*cmd[:3], 'segtools://resnest51_imagenet', *cmd[4:]]
     unknown = _run(store)
     assert unknown.returncode == 2 and 'Traceback' not in unknown.stderr, unknown.stderr[-3000:]
-    assert "segtools://resnest51_imagenet" in unknown.stderr and 'resnest50_imagenet' in unknown.stderr
+    assert 'segtools://resnest51_imagenet' in unknown.stderr and 'resnest50_imagenet' in unknown.stderr
 
 
 # --- Only the model a checkpoint holds is scored ---------------------------------------------
