@@ -70,11 +70,32 @@ def _move_aside(path: str) -> str:
     return target
 
 
+def _newer_than_pointer(named: str, pointer: str, complete: list[tuple[int, str]]) -> str:
+    """``named``, unless a complete numbered checkpoint with a larger ``N`` was written after the pointer.
+
+    mmengine writes ``iter_N.pth`` and then updates ``last_checkpoint``: a kill between the two
+    leaves a complete newer checkpoint the pointer does not name yet. A larger ``N`` written
+    *before* the pointer is a previous run's, and the pointer still wins over it.
+    """
+    match = NUMBERED.fullmatch(osp.basename(named))
+    if match is None:
+        return named
+    written = osp.getmtime(pointer)
+    newer = [(n, path) for n, path in complete if n > int(match.group(1)) and osp.getmtime(path) > written]
+    if not newer:
+        return named
+    chosen = max(newer)[1]
+    print_log(f'{pointer} names {named!r}, but {chosen!r} was written after it: resuming from the newer', 'current')
+    return chosen
+
+
 def find_resumable_checkpoint(work_dir: str) -> str | None:
     """The checkpoint ``--resume auto`` continues from.
 
-    mmengine's ``last_checkpoint`` pointer when it names a complete file; otherwise the
-    complete ``iter_N.pth``/``epoch_N.pth`` in ``work_dir`` with the largest ``N``.
+    mmengine's ``last_checkpoint`` pointer when it names a complete file (or a complete
+    ``iter_N.pth`` with a larger ``N`` written after the pointer: a kill between the checkpoint
+    and the pointer update); otherwise the complete ``iter_N.pth``/``epoch_N.pth`` in
+    ``work_dir`` with the largest ``N``.
     Numbered checkpoints that are not complete are moved aside to ``<name>.unreadable``
     (by rank 0, with a log line), so the resumed run never overwrites a file nobody could read.
 
@@ -115,7 +136,7 @@ def find_resumable_checkpoint(work_dir: str) -> str | None:
             f'--resume auto: moved unreadable checkpoints aside: {moved}', logger='current', level=logging.WARNING
         )
     if named is not None:
-        return named
+        return _newer_than_pointer(named, pointer, complete)
     if complete:
         return max(complete)[1]
     if unreadable:

@@ -1,5 +1,7 @@
 """--resume auto: which checkpoint, what happens to unreadable ones and to a killed write's leftovers."""
 
+import os
+
 import pytest
 import torch
 
@@ -24,6 +26,21 @@ def test_pointer_then_newest_complete_file(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
     pointer.write_text(str(tmp_path / 'missing.pth'))
     assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+
+
+def test_a_checkpoint_written_after_the_pointer_wins(tmp_path):
+    # A kill after iter_4.pth was renamed into place but before last_checkpoint was updated.
+    for step in (2, 4):
+        _save(tmp_path / f'iter_{step}.pth', step)
+    pointer = tmp_path / 'last_checkpoint'
+    pointer.write_text(str(tmp_path / 'iter_2.pth'))
+    os.utime(pointer, (1000.0, 1000.0))
+    os.utime(tmp_path / 'iter_2.pth', (900.0, 900.0))
+    os.utime(tmp_path / 'iter_4.pth', (1100.0, 1100.0))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_4.pth')
+    # Written before the pointer: a previous run's file, and the pointer wins.
+    os.utime(tmp_path / 'iter_4.pth', (950.0, 950.0))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
 
 
 def test_unreadable_checkpoints_are_moved_aside_not_overwritten(tmp_path):
