@@ -53,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--show-dir', help='directory where the prediction overlays are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds each overlay is shown with --show')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (cfg.tta_model, cfg.tta_pipeline)')
+    parser.add_argument(
+        '--amp', action='store_true', help='autocast inference: float16 on CUDA, bfloat16 on the CPU (test_cfg.fp16)'
+    )
     add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -114,6 +117,9 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.resume = False
     if args.allow_partial_load:
         cfg.allow_partial_load = True
+    if args.amp:
+        # mmengine's TestLoop autocasts with fp16=True: float16 on CUDA, bfloat16 on the CPU.
+        cfg.test_cfg = dict(cfg.get('test_cfg', None) or dict(type='TestLoop'), fp16=True)
 
     if args.show or args.show_dir:
         enable_visualization(cfg, args)

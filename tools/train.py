@@ -127,14 +127,7 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
         apply_total_batch_size(cfg, launched_world_size(args.launcher))
 
     if args.amp:
-        if not torch.cuda.is_available():
-            # mmengine's AmpOptimWrapper asserts a GPU deep inside Runner construction.
-            raise ConfigError('--amp needs a CUDA GPU (mmengine AmpOptimWrapper); drop --amp on this machine')
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ConfigError(f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, got {wrapper!r}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        apply_amp(cfg)
 
     if args.allow_partial_load:
         cfg.allow_partial_load = True
@@ -176,6 +169,28 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     ):
         checkpoint_hook['backend_args'] = dict(backend=ATOMIC_BACKEND)
     return cfg
+
+
+AMP_WRAPPERS = ('OptimWrapper', 'AmpOptimWrapper', 'BF16OptimWrapper')
+# AmpOptimWrapper's own arguments, which the bfloat16 wrapper does not take (it needs no loss scale).
+FP16_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
+
+
+def apply_amp(cfg: Config) -> None:
+    """``--amp``: float16 + dynamic loss scaling on CUDA (mmengine's ``AmpOptimWrapper``), bfloat16
+    autocast without a GPU (:class:`segtools.engine.BF16OptimWrapper`). Validation stays float32, so its
+    numbers are what ``tools/test.py`` (without ``--amp``) reports for the checkpoint."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper not in AMP_WRAPPERS:
+        raise ConfigError(f'--amp needs optim_wrapper.type in {AMP_WRAPPERS}, got {wrapper!r}')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        for key in FP16_ONLY_KEYS:
+            cfg.optim_wrapper.pop(key, None)
+        print_log('--amp without CUDA: bfloat16 autocast on the CPU (BF16OptimWrapper), no loss scaling', 'current')
 
 
 def main(argv: list[str] | None = None) -> Runner:

@@ -287,6 +287,29 @@ def _check_args(
     check_activation(_OP, activation, slope, inplace)
 
 
+def _low_precision_batch_norm(
+    x: torch.Tensor,
+    running_mean: torch.Tensor | None,
+    running_var: torch.Tensor | None,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+    training: bool,
+    momentum: float | None,
+    eps: float,
+    activation: str,
+    slope: float,
+) -> torch.Tensor:
+    """Local batch norm + activation of a float16/bfloat16 ``x`` in its own precision (float32 statistics)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f'{_OP}: activation must be one of {ACTIVATIONS}, got {activation!r}')
+    y = F.batch_norm(x, running_mean, running_var, weight, bias, training, 0.0 if momentum is None else momentum, eps)
+    if activation == 'relu':
+        return F.relu_(y)
+    if activation == 'leaky_relu':
+        return F.leaky_relu_(y, slope)
+    return y
+
+
 def sync_batch_norm(
     x: torch.Tensor,
     running_mean: torch.Tensor | None,
@@ -316,12 +339,19 @@ def sync_batch_norm(
     ``sign(w) * max(|w|, 1e-5)`` with sign(0) = +1, so that ``x`` stays recoverable
     when a weight is (near) 0; its gradient is passed to ``w`` unchanged.
 
-    Autocast: the kernels compute in float32/float64 only. Under autocast a
-    float16/bfloat16 ``x`` (and half parameters) are cast to float32 and the result
-    is float32, which the next autocast op casts back. This is done here rather than
-    by ``float32_under_autocast``, which would also cast half running-statistics
-    buffers to temporary copies and lose their update; note that ``inplace`` then
-    writes into the float32 copy, not into the half ``x``.
+    Autocast: the kernels compute in float32/float64 only. Under autocast, when the
+    statistics are local (one process, or evaluation) and not ``inplace``, a
+    float16/bfloat16 ``x`` goes through ``torch.nn.functional.batch_norm`` in its own
+    precision, as ``nn.BatchNorm2d`` does under autocast: the statistics are accumulated in
+    float32, float32 weights and running statistics stay float32 (and are updated), and
+    ``y`` keeps ``x``'s dtype, so the next convolution does not cast again (casting every
+    activation to float32 and back made a bf16 EncNet step 1.08x faster than float32
+    instead of 1.87x). Otherwise (statistics shared across ranks, or ``inplace``) ``x``
+    (and half parameters) are cast to float32 and the result is float32, which the next
+    autocast op casts back. This is done here rather than by ``float32_under_autocast``,
+    which would also cast half running-statistics buffers to temporary copies and lose
+    their update; note that ``inplace`` then writes into the float32 copy, not into the
+    half ``x``.
 
     Args:
         x: Input, shape ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``.
@@ -349,6 +379,12 @@ def sync_batch_norm(
     """
     device_type = x.device.type if isinstance(x, torch.Tensor) else 'cpu'
     if torch.is_autocast_enabled(device_type):
+        local = not (training and _group_size(process_group) > 1)
+        if local and not inplace and isinstance(x, torch.Tensor) and x.dtype in _LOW_PRECISION:
+            with torch.autocast(device_type, enabled=False):
+                return _low_precision_batch_norm(
+                    x, running_mean, running_var, weight, bias, training, momentum, eps, activation, slope
+                )
 
         def to32(t):
             return t.float() if isinstance(t, torch.Tensor) and t.dtype in _LOW_PRECISION else t

@@ -272,13 +272,34 @@ def test_affine_none_and_no_running_stats(require_ext):
 
 
 def test_autocast_computes_in_float32(require_ext):
+    # In-place ABN (and shared statistics) under autocast: the kernels, in float32.
     x, weight, bias, _ = _data((2, 3, 4, 4), torch.float32, 'cpu')
     x_bf16 = x.bfloat16()
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        y = sync_batch_norm(x_bf16, None, None, weight, bias, True, 0.1, 1e-5, 'relu')
+        y = sync_batch_norm(x_bf16, None, None, weight, bias, True, 0.1, 1e-5, 'leaky_relu', 0.01, inplace=True)
     assert y.dtype == torch.float32
-    expected = sync_batch_norm_reference(x_bf16.float(), None, None, weight, bias, True, 0.1, 1e-5, 'relu')
+    expected = sync_batch_norm_reference(x_bf16.float(), None, None, weight, bias, True, 0.1, 1e-5, 'leaky_relu')
     torch.testing.assert_close(y, expected, **TOL[torch.float32])
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_autocast_keeps_local_low_precision_activations_with_float32_statistics(training):
+    x, weight, bias, _ = _data((2, 3, 4, 4), torch.float32, 'cpu')
+    x_bf16 = x.bfloat16().requires_grad_()
+    running_mean, running_var = torch.randn(3).abs(), torch.rand(3) + 0.5
+    ref_mean, ref_var, initial = running_mean.clone(), running_var.clone(), running_mean.clone()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        y = sync_batch_norm(x_bf16, running_mean, running_var, weight, bias, training, 0.1, 1e-5, 'relu')
+    # No cast back and forth: the next convolution gets bfloat16; the statistics stay float32.
+    assert y.dtype == torch.bfloat16 and running_mean.dtype == running_var.dtype == torch.float32
+    args = (ref_mean, ref_var, weight, bias, training, 0.1, 1e-5, 'relu')
+    expected = sync_batch_norm_reference(x_bf16.detach().float(), *args)
+    torch.testing.assert_close(y.float(), expected, atol=0.05, rtol=0.02)
+    torch.testing.assert_close(running_mean, ref_mean)
+    torch.testing.assert_close(running_var, ref_var)
+    assert training == (not torch.equal(running_mean, initial))  # updated in training only
+    y.float().sum().backward()
+    assert x_bf16.grad.dtype == torch.bfloat16 and torch.isfinite(x_bf16.grad.float()).all()
 
 
 @pytest.mark.parametrize('inplace', [False, True])

@@ -85,6 +85,23 @@ def test_train_writes_checkpoints_and_resume_continues(tmp_path):
     assert sorted(_logged_losses(work_dir)) == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='--amp on a GPU is float16 with AmpOptimWrapper')
+def test_amp_without_a_gpu_trains_in_bfloat16(tmp_path):
+    # An AmpOptimWrapper config (mmseg's *-amp-* style, float16 arguments included) is switched too.
+    config = _small_config(tmp_path, "optim_wrapper = dict(type='AmpOptimWrapper', loss_scale=512.0)\n")
+    work_dir = tmp_path / 'amp'
+    log = _run(_train_cmd(config, work_dir, 2, '--amp'))
+    assert 'bfloat16 autocast on the CPU (BF16OptimWrapper)' in log
+    losses = _logged_losses(work_dir)
+    assert sorted(losses) == [1, 2] and all(0 < loss < 10 for loss in losses.values())
+    state = load_from_local_safe(str(work_dir / 'iter_2.pth'))['state_dict']
+    assert all(value.dtype != torch.bfloat16 for value in state.values())  # float32 weights and statistics
+
+    test_tool = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(work_dir / 'iter_2.pth')]
+    amp = _run([*test_tool, '--amp', '--work-dir', str(tmp_path / 'test_amp')])
+    assert re.search(r'Iter\(test\).*mIoU: [\d.]+', amp)
+
+
 def test_custom_imports_head_trains(tmp_path):
     plugin = tmp_path / 'plugin'
     plugin.mkdir()
