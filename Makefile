@@ -9,6 +9,9 @@ DEPS_STAMP := $(VENV)/.deps-stamp
 EXT_STAMP := $(VENV)/.ext-stamp
 CSRC := $(shell find csrc -name '*.h' -o -name '*.cpp' -o -name '*.cu')
 PYTEST_ARGS ?=
+# pytest-xdist workers ('auto': one per CPU), a test file per worker at a time (module fixtures
+# are built once), one torch thread each so the workers do not oversubscribe the cores.
+PYTEST_WORKERS ?= auto
 DEMO_CONFIG := configs/demo/fcn_r18-d8_brain-atlas.py
 DEMO_DIR := work_dirs/demo
 RECOGNITION_CONFIG := configs/demo/deepten_r18-d8_1xb64-1500_brain-atlas-patches-48x48.py
@@ -48,7 +51,7 @@ lint: $(DEPS_STAMP)
 	$(PY) -m ruff format --check .
 
 test: setup lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 format: $(DEPS_STAMP)
 	$(PY) -m ruff format .
