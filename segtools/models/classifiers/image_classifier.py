@@ -10,14 +10,11 @@ from torch import nn
 from segtools.registry import MODELS
 from segtools.structures import ClsSampleList
 
+from ..utils.building import build_part, with_pretrained
 from .heads.base_cls_head import BaseClsHead
 
 FORWARD_MODES = ('loss', 'predict', 'tensor')
 DEFAULT_PREPROCESSOR = 'ClsDataPreProcessor'
-
-
-def _build(cfg: dict | nn.Module) -> nn.Module:
-    return cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
 
 
 def _takes(cfg: dict, argument: str) -> bool:
@@ -68,7 +65,7 @@ class ImageClassifier(BaseModel):
             raise ValueError("ImageClassifier: head is required, e.g. head=dict(type='LinearClsHead', ...)")
         super().__init__(data_preprocessor=self._build_preprocessor(data_preprocessor, head), init_cfg=init_cfg)
 
-        self.backbone = _build(self._with_pretrained(backbone, pretrained))
+        self.backbone = build_part(with_pretrained(backbone, pretrained, 'ImageClassifier'))
         backbone_classes = getattr(self.backbone, 'num_classes', 0)
         if backbone_classes:
             raise ValueError(
@@ -78,11 +75,11 @@ class ImageClassifier(BaseModel):
         features, source = self.backbone, 'backbone'
         self.neck = None
         if neck is not None:
-            self.neck = _build(self._with_in_channels(neck, self.backbone))
+            self.neck = build_part(self._with_in_channels(neck, self.backbone))
             self._check_neck(self.neck, self.backbone)
             features, source = self.neck, 'neck'
 
-        self.head = _build(head)
+        self.head = build_part(head)
         if not isinstance(self.head, BaseClsHead):
             raise TypeError(f'head must be a classification head (BaseClsHead), got {type(self.head).__name__}')
         available = getattr(features, 'out_channels', None)
@@ -102,21 +99,6 @@ class ImageClassifier(BaseModel):
         if cfg.get('num_classes') is None and num_classes is not None and _takes(cfg, 'num_classes'):
             cfg['num_classes'] = num_classes
         return MODELS.build(cfg)
-
-    @staticmethod
-    def _with_pretrained(backbone: dict | nn.Module, pretrained: str | None) -> dict | nn.Module:
-        if pretrained is None:
-            return backbone
-        init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        if isinstance(backbone, nn.Module):
-            if getattr(backbone, 'init_cfg', None):
-                raise ValueError('ImageClassifier: pretrained is given and the backbone already has an init_cfg')
-            backbone.init_cfg = init_cfg
-            return backbone
-        clash = [key for key in ('pretrained', 'init_cfg') if backbone.get(key)]
-        if clash:
-            raise ValueError(f'ImageClassifier: pretrained is given and so is backbone.{clash[0]}; keep one')
-        return {**backbone, 'init_cfg': init_cfg}
 
     @staticmethod
     def _with_in_channels(neck: dict | nn.Module, backbone: nn.Module) -> dict | nn.Module:

@@ -13,15 +13,12 @@ from segtools.registry import MODELS
 from segtools.structures import SampleList
 
 from ..utils import add_prefix
+from ..utils.building import build_part, with_pretrained
 from .base import BaseSegmentor
 from .seg_tta import check_tta_cfg, multi_scale_flip_inference
 
 TEST_MODES = ('whole', 'slide')
 DEFAULT_WINDOW_BATCH = 8
-
-
-def _build(cfg: dict | nn.Module) -> nn.Module:
-    return cfg if isinstance(cfg, nn.Module) else MODELS.build(cfg)
 
 
 @MODELS.register_module()
@@ -71,11 +68,11 @@ class EncoderDecoder(BaseSegmentor):
         self.test_cfg = test_cfg if test_cfg is not None else dict(mode='whole')
         self._check_test_cfg(self.test_cfg)
 
-        self.backbone = _build(self._with_pretrained(backbone, pretrained))
+        self.backbone = build_part(with_pretrained(backbone, pretrained, 'EncoderDecoder'))
         features, source = self.backbone, 'backbone'
         self.neck = None
         if neck is not None:
-            self.neck = _build(self._with_in_strides(neck, self.backbone))
+            self.neck = build_part(self._with_in_strides(neck, self.backbone))
             self._check_neck(self.neck, self.backbone)
             features, source = self.neck, 'neck'
         available = getattr(features, 'out_channels', None)
@@ -109,21 +106,6 @@ class EncoderDecoder(BaseSegmentor):
         if neck_cls is None or 'in_strides' not in inspect.signature(neck_cls).parameters:
             return neck
         return {**neck, 'in_strides': tuple(strides)}
-
-    @staticmethod
-    def _with_pretrained(backbone: dict | nn.Module, pretrained: str | None) -> dict | nn.Module:
-        if pretrained is None:
-            return backbone
-        init_cfg = dict(type='Pretrained', checkpoint=pretrained)
-        if isinstance(backbone, nn.Module):
-            if getattr(backbone, 'init_cfg', None):
-                raise ValueError('EncoderDecoder: pretrained is given and the backbone already has an init_cfg')
-            backbone.init_cfg = init_cfg
-            return backbone
-        clash = [key for key in ('pretrained', 'init_cfg') if backbone.get(key)]
-        if clash:
-            raise ValueError(f'EncoderDecoder: pretrained is given and so is backbone.{clash[0]}; keep one')
-        return {**backbone, 'init_cfg': init_cfg}
 
     @staticmethod
     def _check_test_cfg(test_cfg: dict) -> None:
@@ -167,7 +149,7 @@ class EncoderDecoder(BaseSegmentor):
 
     @staticmethod
     def _build_head(cfg: dict | nn.Module, available: Sequence[int] | None, source: str, key: str) -> nn.Module:
-        head = _build(cfg)
+        head = build_part(cfg)
         if available is not None and hasattr(head, 'check_in_channels'):
             head.check_in_channels(tuple(available), source, key)
         return head
