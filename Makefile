@@ -59,6 +59,7 @@ format: $(DEPS_STAMP)
 
 bench: setup
 	$(PY) tools/analysis_tools/benchmark_ops.py
+	$(PY) tools/analysis_tools/benchmark_amp.py
 
 clean:
 	rm -rf build segtools/_ext*.so $(EXT_STAMP)
