@@ -22,6 +22,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from segtools.engine.optimizers import bf16_wrapper_cfg
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
@@ -172,8 +173,6 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 AMP_WRAPPERS = ('OptimWrapper', 'AmpOptimWrapper', 'BF16OptimWrapper')
-# AmpOptimWrapper's own arguments, which the bfloat16 wrapper does not take (it needs no loss scale).
-FP16_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
 
 
 def apply_amp(cfg: Config) -> None:
@@ -187,9 +186,7 @@ def apply_amp(cfg: Config) -> None:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     else:
-        cfg.optim_wrapper.type = 'BF16OptimWrapper'
-        for key in FP16_ONLY_KEYS:
-            cfg.optim_wrapper.pop(key, None)
+        cfg.optim_wrapper = bf16_wrapper_cfg(cfg.optim_wrapper)
         print_log('--amp without CUDA: bfloat16 autocast on the CPU (BF16OptimWrapper), no loss scaling', 'current')
 
 

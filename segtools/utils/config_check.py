@@ -40,7 +40,7 @@ from segtools.structures import SegDataSample
 from .config_compat import load_config
 
 STAGES = ('load', 'runner', 'datasets', 'pipelines', 'evaluators', 'optimizer', 'schedulers', 'train step')
-# Optimizer wrappers that need a GPU in mmengine; on a CPU-only machine the step runs without.
+# Optimizer wrappers that need a GPU in mmengine; on a CPU-only machine the step runs in bfloat16.
 GPU_ONLY_WRAPPERS = ('AmpOptimWrapper',)
 _RUN_IDS = itertools.count()
 
@@ -194,10 +194,13 @@ def _build_runner(cfg: Config, work_dir: str):
 def _build_optim_wrapper(runner, cfg: Config, notes: list[str]):
     wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
     if wrapper_cfg.get('type') in GPU_ONLY_WRAPPERS and not torch.cuda.is_available():
-        notes.append(f'optim_wrapper.type={wrapper_cfg["type"]} needs a GPU; checked with OptimWrapper on this CPU')
-        wrapper_cfg['type'] = 'OptimWrapper'
-        for key in ('loss_scale', 'dtype', 'use_fsdp'):
-            wrapper_cfg.pop(key, None)
+        notes.append(
+            f'optim_wrapper.type={wrapper_cfg["type"]} needs a GPU; checked with BF16OptimWrapper on this CPU '
+            '(as tools/train.py --amp trains there)'
+        )
+        from segtools.engine.optimizers import bf16_wrapper_cfg  # engine imports utils: not at module level
+
+        wrapper_cfg = bf16_wrapper_cfg(wrapper_cfg)
     return runner.build_optim_wrapper(wrapper_cfg)
 
 

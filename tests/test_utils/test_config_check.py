@@ -51,7 +51,10 @@ def test_a_gpu_only_wrapper_is_noted_on_a_cpu(tmp_path, monkeypatch):
     config = _write(tmp_path, 'amp.py', "optim_wrapper = dict(type='AmpOptimWrapper', loss_scale='dynamic')\n")
     result = check_config(str(config), size=64, train_step=False)
     assert result.ok, result.detail
-    assert result.notes == ['optim_wrapper.type=AmpOptimWrapper needs a GPU; checked with OptimWrapper on this CPU']
+    assert result.notes == [
+        'optim_wrapper.type=AmpOptimWrapper needs a GPU; checked with BF16OptimWrapper on this CPU '
+        '(as tools/train.py --amp trains there)'
+    ]
 
 
 def test_pipelines_of_wrapped_datasets_and_pretrained_switched_off(tmp_path):

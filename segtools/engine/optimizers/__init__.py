@@ -1,5 +1,5 @@
 """Registered optimizer wrappers."""
 
-from .bf16_optim_wrapper import BF16OptimWrapper
+from .bf16_optim_wrapper import FP16_ONLY_KEYS, BF16OptimWrapper, bf16_wrapper_cfg
 
-__all__ = ['BF16OptimWrapper']
+__all__ = ['FP16_ONLY_KEYS', 'BF16OptimWrapper', 'bf16_wrapper_cfg']

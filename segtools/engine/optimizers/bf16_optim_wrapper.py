@@ -9,6 +9,20 @@ from torch import nn
 
 from segtools.registry import OPTIM_WRAPPERS
 
+# AmpOptimWrapper's own arguments (float16 loss scaling), which bfloat16 does not take.
+FP16_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
+
+
+def bf16_wrapper_cfg(optim_wrapper: dict) -> dict:
+    """An ``optim_wrapper`` config (``OptimWrapper`` or ``AmpOptimWrapper``) as ``BF16OptimWrapper``.
+
+    What ``tools/train.py --amp`` trains with when there is no GPU: the same optimizer,
+    clipping and accumulation, without the float16-only arguments.
+    """
+    cfg = {key: value for key, value in optim_wrapper.items() if key not in FP16_ONLY_KEYS}
+    cfg['type'] = 'BF16OptimWrapper'
+    return cfg
+
 
 @OPTIM_WRAPPERS.register_module()
 class BF16OptimWrapper(OptimWrapper):
