@@ -54,6 +54,7 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
     from mmengine.registry import DefaultScope
     from mmengine.structures import PixelData
 
+    from segtools.engine.optimizers import bf16_wrapper_cfg
     from segtools.registry import MODELS
     from segtools.structures import SegDataSample
     from segtools.utils import register_all_modules
@@ -68,9 +69,9 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
     with DefaultScope.overwrite_default_scope('segtools'):
         model = MODELS.build(cfg.model)
         model.init_weights()
-        wrapper_cfg = dict(cfg.optim_wrapper, type='OptimWrapper' if variant == 'fp32' else 'BF16OptimWrapper')
-        for key in ('loss_scale', 'dtype', 'use_fsdp'):
-            wrapper_cfg.pop(key, None)
+        wrapper_cfg = bf16_wrapper_cfg(cfg.optim_wrapper)  # what tools/train.py --amp uses without a GPU
+        if variant == 'fp32':
+            wrapper_cfg['type'] = 'OptimWrapper'
         wrapper = build_optim_wrapper(model, wrapper_cfg)
     height, width = cfg.get('crop_size', (512, 512))
     num_classes = cfg.model.decode_head.num_classes
