@@ -250,13 +250,16 @@ def _check_args(
     activation: str,
     slope: float,
     inplace: bool,
+    low_precision: bool = False,
 ) -> None:
+    """Raises ValueError naming the argument; ``low_precision``: a float16/bfloat16 ``x`` under autocast,
+    whose float32 parameters need only share its device."""
     if not isinstance(x, torch.Tensor) or not 2 <= x.dim() <= 5:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(
             f'{_OP}: x must be a tensor of shape (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W), got {shape}'
         )
-    if x.dtype not in FLOAT_DTYPES:
+    if x.dtype not in (_LOW_PRECISION if low_precision else FLOAT_DTYPES):
         raise ValueError(
             f'{_OP}: x must be float32 or float64 (float16/bfloat16 only under autocast, which '
             f'computes in float32), got {x.dtype}'
@@ -266,7 +269,10 @@ def _check_args(
         if value is not None:
             check_tensor(_OP, name, value, '(C,)', 1)
             check_size(_OP, name, value, 0, C, '(C,)', 'the channels of x')
-            check_same_dtype_device(_OP, [('x', x), (name, value)])
+            if not low_precision:
+                check_same_dtype_device(_OP, [('x', x), (name, value)])
+            elif value.device != x.device:
+                raise ValueError(f'{_OP}: {name} must be on the device of x ({x.device}), got {value.device}')
     if (running_mean is None) != (running_var is None):
         raise ValueError(f'{_OP}: running_mean and running_var must both be tensors of shape (C,) or both None')
     for name, value in (('running_mean', running_mean), ('running_var', running_var)):
@@ -300,8 +306,8 @@ def _low_precision_batch_norm(
     slope: float,
 ) -> torch.Tensor:
     """Local batch norm + activation of a float16/bfloat16 ``x`` in its own precision (float32 statistics)."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f'{_OP}: activation must be one of {ACTIVATIONS}, got {activation!r}')
+    _check_args(x, running_mean, running_var, weight, bias, training, momentum, activation, slope, False, True)
+    # momentum is None only without running statistics (checked), which F.batch_norm then ignores.
     y = F.batch_norm(x, running_mean, running_var, weight, bias, training, 0.0 if momentum is None else momentum, eps)
     if activation == 'relu':
         return F.relu_(y)

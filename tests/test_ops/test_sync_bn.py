@@ -302,6 +302,18 @@ def test_autocast_keeps_local_low_precision_activations_with_float32_statistics(
     assert x_bf16.grad.dtype == torch.bfloat16 and torch.isfinite(x_bf16.grad.float()).all()
 
 
+def test_autocast_low_precision_path_checks_its_arguments_as_the_kernels_do():
+    x = torch.randn(2, 3, 4, 4).bfloat16()
+    stats = (torch.zeros(3), torch.ones(3))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        with pytest.raises(ValueError, match='momentum must be a float'):
+            sync_batch_norm(x, *stats, None, None, True, None, 1e-5)
+        with pytest.raises(ValueError, match='activation must be one of'):
+            sync_batch_norm(x, *stats, None, None, True, 0.1, 1e-5, 'gelu')
+        with pytest.raises(ValueError, match=r'weight'):
+            sync_batch_norm(x, *stats, torch.ones(4), None, True, 0.1, 1e-5)
+
+
 @pytest.mark.parametrize('inplace', [False, True])
 def test_missing_extension_falls_back_and_warns_once(missing_ext, inplace):
     data = _data((2, 3, 4, 5), torch.float64, 'cpu')
