@@ -7,6 +7,8 @@ from torch import nn
 from segtools.registry import MODELS
 from segtools.structures import ClsDataSample, ClsSampleList
 
+from ..utils.building import build_tta_module
+
 # Metainfo keys that describe one view only; the fused prediction drops them.
 VIEW_KEYS = ('flip', 'flip_direction')
 
@@ -24,12 +26,7 @@ class ClsTTAModel(BaseTTAModel):
     """
 
     def __init__(self, module: dict | nn.Module, data_preprocessor: dict | nn.Module | None = None) -> None:
-        if isinstance(module, dict):
-            module = dict(module)
-            if data_preprocessor is not None:
-                module['data_preprocessor'] = data_preprocessor
-            module = MODELS.build(module)
-        super().__init__(module=module)
+        super().__init__(module=build_tta_module(module, data_preprocessor))
 
     def merge_preds(self, data_samples_list: list[ClsSampleList]) -> ClsSampleList:
         """Fuses the views of each image.

@@ -10,7 +10,7 @@ from torch import nn
 from segtools.registry import MODELS
 from segtools.structures import ClsSampleList
 
-from ..utils.building import build_part, with_pretrained
+from ..utils.building import build_part, check_neck_channels, with_pretrained
 from .heads.base_cls_head import BaseClsHead
 
 FORWARD_MODES = ('loss', 'predict', 'tensor')
@@ -76,7 +76,7 @@ class ImageClassifier(BaseModel):
         self.neck = None
         if neck is not None:
             self.neck = build_part(self._with_in_channels(neck, self.backbone))
-            self._check_neck(self.neck, self.backbone)
+            check_neck_channels(self.neck, self.backbone, ' (or leave it out)')
             features, source = self.neck, 'neck'
 
         self.head = build_part(head)
@@ -107,18 +107,6 @@ class ImageClassifier(BaseModel):
         if not isinstance(neck, dict) or neck.get('in_channels') is not None or channels is None:
             return neck
         return {**neck, 'in_channels': tuple(channels)} if _takes(neck, 'in_channels') else neck
-
-    @staticmethod
-    def _check_neck(neck: nn.Module, backbone: nn.Module) -> None:
-        expected, given = getattr(backbone, 'out_channels', None), getattr(neck, 'in_channels', None)
-        if expected is None or given is None:
-            return
-        given = (given,) if isinstance(given, int) else tuple(given)
-        if given != tuple(expected):
-            raise ValueError(
-                f'neck.in_channels={list(given)} does not match the backbone: its out_channels are '
-                f'{list(expected)}; set neck.in_channels={list(expected)} (or leave it out)'
-            )
 
     def _check_preprocessor(self) -> None:
         given = getattr(self.data_preprocessor, 'num_classes', None)

@@ -13,7 +13,7 @@ from segtools.registry import MODELS
 from segtools.structures import SampleList
 
 from ..utils import add_prefix
-from ..utils.building import build_part, with_pretrained
+from ..utils.building import build_part, check_neck_channels, with_pretrained
 from .base import BaseSegmentor
 from .seg_tta import check_tta_cfg, multi_scale_flip_inference
 
@@ -73,7 +73,7 @@ class EncoderDecoder(BaseSegmentor):
         self.neck = None
         if neck is not None:
             self.neck = build_part(self._with_in_strides(neck, self.backbone))
-            self._check_neck(self.neck, self.backbone)
+            check_neck_channels(self.neck, self.backbone)
             features, source = self.neck, 'neck'
         available = getattr(features, 'out_channels', None)
 
@@ -134,18 +134,6 @@ class EncoderDecoder(BaseSegmentor):
                 f'stride={test_cfg.get("stride")!r}, window_batch={window_batch!r}'
             )
         return crop, stride, window_batch
-
-    @staticmethod
-    def _check_neck(neck: nn.Module, backbone: nn.Module) -> None:
-        expected, given = getattr(backbone, 'out_channels', None), getattr(neck, 'in_channels', None)
-        if expected is None or given is None:
-            return
-        given = (given,) if isinstance(given, int) else tuple(given)
-        if given != tuple(expected):
-            raise ValueError(
-                f'neck.in_channels={list(given)} does not match the backbone: its out_channels are '
-                f'{list(expected)}; set neck.in_channels={list(expected)}'
-            )
 
     @staticmethod
     def _build_head(cfg: dict | nn.Module, available: Sequence[int] | None, source: str, key: str) -> nn.Module:

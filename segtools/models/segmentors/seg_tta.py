@@ -24,6 +24,7 @@ from segtools.registry import MODELS
 from segtools.structures import SampleList, SegDataSample
 
 from ..utils import resize
+from ..utils.building import build_tta_module
 from .base import flip_dims
 
 TTA_KEYS = ('scales', 'flip', 'flip_direction', 'batch_flip')
@@ -129,13 +130,7 @@ class SegTTAModel(BaseTTAModel):
     """
 
     def __init__(self, module: dict | nn.Module, data_preprocessor: dict | nn.Module | None = None) -> None:
-        if isinstance(module, dict):
-            # Build here so that segtools names resolve without a default scope.
-            module = dict(module)
-            if data_preprocessor is not None:
-                module['data_preprocessor'] = data_preprocessor
-            module = MODELS.build(module)
-        super().__init__(module=module)
+        super().__init__(module=build_tta_module(module, data_preprocessor))
 
     def merge_preds(self, data_samples_list: list[SampleList]) -> SampleList:
         """Fuses the views of each image.
