@@ -2,6 +2,14 @@
 
 from .base import BaseSegmentor
 from .encoder_decoder import EncoderDecoder
-from .seg_tta import SegTTAModel, fuse_probabilities, multi_scale_flip_inference
+from .multi_view import fuse_probabilities, infer_views
+from .seg_tta import SegTTAModel, multi_scale_flip_inference
 
-__all__ = ['BaseSegmentor', 'EncoderDecoder', 'SegTTAModel', 'fuse_probabilities', 'multi_scale_flip_inference']
+__all__ = [
+    'BaseSegmentor',
+    'EncoderDecoder',
+    'SegTTAModel',
+    'fuse_probabilities',
+    'infer_views',
+    'multi_scale_flip_inference',
+]

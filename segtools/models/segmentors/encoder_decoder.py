@@ -1,11 +1,9 @@
 """Backbone -> (neck) -> decode head (+ auxiliary heads): the standard segmentor."""
 
 import inspect
-import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from mmengine.utils import to_2tuple
 from torch import nn
 
@@ -15,10 +13,15 @@ from segtools.structures import SampleList
 from ..utils import add_prefix
 from ..utils.building import build_part, check_neck_channels, with_pretrained
 from .base import BaseSegmentor
+from .multi_view import View, infer_views
 from .seg_tta import check_tta_cfg, multi_scale_flip_inference
 
 TEST_MODES = ('whole', 'slide')
-DEFAULT_WINDOW_BATCH = 8
+# Windows per forward when test_cfg.window_batch is 'auto' (the default), by device type. On
+# the CPU one window at a time is fastest: a batch of 4 512x512 windows of PSPNet-R50-D8 took
+# 1.5x as long per window (activations outgrow the caches); GPUs want full batches.
+AUTO_WINDOW_BATCH = dict(cpu=1)
+GPU_WINDOW_BATCH = 8
 
 
 @MODELS.register_module()
@@ -41,10 +44,12 @@ class EncoderDecoder(BaseSegmentor):
         auxiliary_head: Optional auxiliary head config, or a list of them.
         train_cfg: Passed to the heads' ``loss``.
         test_cfg: ``mode`` ``'whole'`` (default) or ``'slide'``; slide takes
-            ``crop_size`` (int or ``(h, w)``), ``stride`` (default 2/3 of the crop,
-            PyTorch-Encoding's convention) and ``window_batch`` (windows per
-            forward, default 8); ``tta=dict(scales=[...], flip=True, ...)``
-            turns on multi-scale + flip inference.
+            ``crop_size`` (int or ``(h, w)``) and ``stride`` (default 2/3 of the
+            crop, PyTorch-Encoding's convention); overlapping windows are fused by
+            averaged probabilities (see :mod:`.multi_view`). ``window_batch``: windows
+            (or same-size views) per forward, ``'auto'`` (default) is 1 on the CPU
+            and 8 on GPUs. ``tta=dict(scales=[...], flip=True, ...)`` turns on
+            multi-scale + flip inference.
         data_preprocessor: Preprocessor config (or module); ``SegDataPreProcessor()`` by default.
         pretrained: Checkpoint of the backbone; becomes its
             ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
@@ -114,26 +119,35 @@ class EncoderDecoder(BaseSegmentor):
             raise ValueError(f'EncoderDecoder: unknown test_cfg.mode {mode!r}; expected one of {TEST_MODES}')
         if mode == 'slide':
             EncoderDecoder._slide_params(test_cfg)
+        window_batch = test_cfg.get('window_batch', 'auto')
+        if window_batch != 'auto' and not (isinstance(window_batch, int) and window_batch > 0):
+            raise ValueError(
+                "EncoderDecoder: test_cfg.window_batch must be a positive int or 'auto', "
+                f'got window_batch={window_batch!r}'
+            )
         if test_cfg.get('tta') is not None:
             check_tta_cfg(test_cfg['tta'])
 
     @staticmethod
-    def _slide_params(test_cfg: dict) -> tuple[tuple[int, int], tuple[int, int], int]:
-        """``(crop_h, crop_w), (stride_h, stride_w), window_batch`` of slide inference, checked."""
+    def _slide_params(test_cfg: dict) -> tuple[tuple[int, int], tuple[int, int]]:
+        """``(crop_h, crop_w), (stride_h, stride_w)`` of slide inference, checked."""
         if test_cfg.get('crop_size') is None:
             raise ValueError("EncoderDecoder: test_cfg.mode='slide' needs test_cfg.crop_size")
         crop = tuple(to_2tuple(test_cfg['crop_size']))
         # PyTorch-Encoding's MultiEvalModule slides by 2/3 of the crop.
         stride = tuple(to_2tuple(test_cfg.get('stride', tuple(max(1, c * 2 // 3) for c in crop))))
-        window_batch = test_cfg.get('window_batch', DEFAULT_WINDOW_BATCH)
-        values = (*crop, *stride, window_batch)
-        if len(crop) != 2 or len(stride) != 2 or not all(isinstance(v, int) and v > 0 for v in values):
+        if len(crop) != 2 or len(stride) != 2 or not all(isinstance(v, int) and v > 0 for v in (*crop, *stride)):
             raise ValueError(
-                'EncoderDecoder: test_cfg.crop_size and test_cfg.stride must be positive ints or (h, w) pairs and '
-                f'test_cfg.window_batch a positive int, got crop_size={test_cfg["crop_size"]!r}, '
-                f'stride={test_cfg.get("stride")!r}, window_batch={window_batch!r}'
+                'EncoderDecoder: test_cfg.crop_size and test_cfg.stride must be positive ints or (h, w) pairs, '
+                f'got crop_size={test_cfg["crop_size"]!r}, stride={test_cfg.get("stride")!r}'
             )
-        return crop, stride, window_batch
+        return crop, stride
+
+    def _window_batch(self, device: torch.device) -> int:
+        window_batch = self.test_cfg.get('window_batch', 'auto')
+        if window_batch == 'auto':
+            return AUTO_WINDOW_BATCH.get(device.type, GPU_WINDOW_BATCH)
+        return window_batch
 
     @staticmethod
     def _build_head(cfg: dict | nn.Module, available: Sequence[int] | None, source: str, key: str) -> nn.Module:
@@ -191,7 +205,7 @@ class EncoderDecoder(BaseSegmentor):
         tta = self.test_cfg.get('tta')
         if tta is not None:
             return multi_scale_flip_inference(
-                self.single_scale_inference, inputs, batch_img_metas, align_corners=self.align_corners, **tta
+                self.infer_views, inputs, batch_img_metas, align_corners=self.align_corners, **tta
             )
         return self.single_scale_inference(inputs, batch_img_metas)
 
@@ -210,31 +224,42 @@ class EncoderDecoder(BaseSegmentor):
 
         Images smaller than ``crop_size`` are padded with 0 (the mean colour after
         normalisation) so that every window has the crop size; the windows of all
-        images go through the network ``window_batch`` at a time; logits are summed
-        into a full-size buffer (chunk by chunk, so only one chunk of window logits
-        is alive) and divided by how many windows cover each pixel.
+        images go through the network ``window_batch`` at a time; overlapping windows
+        are fused by averaged probabilities (:func:`.multi_view.infer_views`).
         """
-        (crop_h, crop_w), (stride_h, stride_w), window_batch = self._slide_params(self.test_cfg)
-        batch, _, height, width = inputs.shape
-        padded = F.pad(inputs, (0, max(crop_w - width, 0), 0, max(crop_h - height, 0)))
-        pad_h, pad_w = padded.shape[2:]
+        crop, stride = self._slide_params(self.test_cfg)
+        window_batch = self._window_batch(inputs.device)
+        return next(
+            infer_views(
+                self.encode_decode, [(inputs, batch_img_metas)], crop=crop, stride=stride, window_batch=window_batch
+            )
+        )
 
-        # Window corners: a regular grid whose last row/column is moved back to touch the border.
-        rows = [min(i * stride_h, pad_h - crop_h) for i in range(math.ceil(max(pad_h - crop_h, 0) / stride_h) + 1)]
-        cols = [min(j * stride_w, pad_w - crop_w) for j in range(math.ceil(max(pad_w - crop_w, 0) / stride_w) + 1)]
-        corners = [(y, x) for y in rows for x in cols]
+    def infer_views(self, views: Sequence[View]) -> Iterator[torch.Tensor]:
+        """Single-scale inference of several views ``(inputs, metas)`` with their windows batched.
 
-        total = None
-        for start in range(0, len(corners), window_batch):
-            group = corners[start : start + window_batch]
-            crops = torch.cat([padded[:, :, y : y + crop_h, x : x + crop_w] for y, x in group])  # (G*N, C, h, w)
-            logits = self.encode_decode(crops, list(batch_img_metas) * len(group))
-            logits = logits.reshape(len(group), batch, -1, crop_h, crop_w)
-            if total is None:
-                total = logits.new_zeros((batch, logits.shape[2], pad_h, pad_w))
-            for (y, x), window_logits in zip(group, logits, strict=True):
-                total[:, :, y : y + crop_h, x : x + crop_w] += window_logits
-        count = padded.new_zeros((1, 1, pad_h, pad_w))
-        for y, x in corners:
-            count[:, :, y : y + crop_h, x : x + crop_w] += 1
-        return (total / count)[:, :, :height, :width]
+        Yields each view's logits ``(N, K, H, W)`` at its size, in order, equal to
+        :meth:`single_scale_inference` of each view alone.
+        """
+        self._check_test_cfg(self.test_cfg)
+        crop = stride = None
+        if self.test_cfg.get('mode', 'whole') == 'slide':
+            crop, stride = self._slide_params(self.test_cfg)
+        window_batch = self._window_batch(views[0][0].device) if views else 1
+        yield from infer_views(self.encode_decode, views, crop=crop, stride=stride, window_batch=window_batch)
+
+    def predict_views(self, views: Sequence[tuple[torch.Tensor, SampleList]]) -> list[SampleList]:
+        """:meth:`predict` of several preprocessed views of a batch, their windows batched together.
+
+        Args:
+            views: ``(inputs (N, C, H, W), data_samples)`` per view (``SegTTAModel``'s views).
+
+        Returns:
+            Per view, its samples post-processed as :meth:`predict` does.
+        """
+        metas = [self.batch_img_metas(inputs, samples) for inputs, samples in views]
+        logits = self.infer_views([(inputs, view_metas) for (inputs, _), view_metas in zip(views, metas, strict=True)])
+        return [
+            self.postprocess_result(view_logits, samples)
+            for view_logits, (_, samples) in zip(logits, views, strict=True)
+        ]

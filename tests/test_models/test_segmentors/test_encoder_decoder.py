@@ -167,7 +167,9 @@ def test_slide_inference_of_a_constant_model_is_constant(shape):
         model.decode_head.conv_seg.bias.copy_(constant)
     logits = model.inference(torch.rand(2, 3, *shape), [{}, {}])
     assert logits.shape == (2, NUM_CLASSES, *shape)
-    torch.testing.assert_close(logits, constant.view(1, -1, 1, 1).expand_as(logits))
+    # Overlapping windows are fused as probabilities: the same distribution everywhere.
+    expected = constant.softmax(0).view(1, -1, 1, 1).expand_as(logits)
+    torch.testing.assert_close(logits.softmax(1), expected)
 
 
 @pytest.mark.parametrize(
@@ -187,8 +189,25 @@ def test_slide_matches_whole_for_a_pointwise_model(shape, test_cfg):
     metas = [dict(img_shape=shape, pad_shape=shape), dict(img_shape=shape, pad_shape=shape)]
     before = copy.deepcopy(metas)
     with torch.no_grad():
-        torch.testing.assert_close(slide.inference(inputs, metas), whole.inference(inputs, metas))
+        # Windows agree on a pointwise model; fused as probabilities, they give its distribution.
+        torch.testing.assert_close(slide.inference(inputs, metas).softmax(1), whole.inference(inputs, metas).softmax(1))
     assert metas == before
+
+
+def test_slide_of_one_window_returns_the_network_logits():
+    whole = build()
+    slide = build(test_cfg=dict(mode='slide', crop_size=8, stride=4))
+    slide.load_state_dict(whole.state_dict())
+    inputs = torch.rand(1, 3, 5, 8)  # padded to one 8x8 window
+    with torch.no_grad():
+        padded = torch.nn.functional.pad(inputs, (0, 0, 0, 3))
+        torch.testing.assert_close(slide.inference(inputs, [{}]), whole.inference(padded, [{}])[:, :, :5])
+
+
+@pytest.mark.parametrize('device, expected', [('cpu', 1), ('cuda', 8), ('meta', 8)])
+def test_auto_window_batch_depends_on_the_device(device, expected):
+    assert build(test_cfg=dict(mode='slide', crop_size=4))._window_batch(torch.device(device)) == expected
+    assert build(test_cfg=dict(mode='slide', crop_size=4, window_batch=3))._window_batch(torch.device(device)) == 3
 
 
 def test_slide_windows_are_batched():
@@ -206,6 +225,8 @@ def test_slide_windows_are_batched():
         (dict(mode='slide'), 'crop_size'),
         (dict(mode='slide', crop_size=4, stride=0), 'stride=0'),
         (dict(mode='slide', crop_size=4, window_batch=0), 'window_batch=0'),
+        (dict(window_batch='max'), "window_batch='max'"),
+        (dict(tta=dict(batch_flip=True)), 'window_batch'),
         (dict(tta=dict(scale=[1.0])), 'scale'),
         (dict(tta=dict(scales=[])), 'scales'),
     ],

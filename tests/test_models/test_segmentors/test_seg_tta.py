@@ -1,8 +1,10 @@
 """Tests of test-time augmentation: probability fusion, tensor multi-scale + flip, SegTTAModel."""
 
+import copy
+
 import pytest
 import torch
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, BaseTTAModel
 from mmengine.registry import DefaultScope
 from mmengine.structures import PixelData
 from torch import nn
@@ -69,11 +71,11 @@ def test_fuse_probabilities_averages_probabilities(channels):
         fuse_probabilities([])
 
 
-@pytest.mark.parametrize('batch_flip', [True, False])
+@pytest.mark.parametrize('window_batch', [1, 8])
 @pytest.mark.parametrize('mode', [dict(mode='whole'), dict(mode='slide', crop_size=5, stride=3)])
-def test_tensor_multi_scale_flip_matches_manual_fusion(batch_flip, mode):
-    plain = segmentor(mode)
-    tta = segmentor(dict(mode, tta=dict(scales=[0.5, 1.0], flip=True, batch_flip=batch_flip)))
+def test_tensor_multi_scale_flip_matches_manual_fusion(window_batch, mode):
+    plain = segmentor(dict(mode, window_batch=1))
+    tta = segmentor(dict(mode, window_batch=window_batch, tta=dict(scales=[0.5, 1.0], flip=True)))
     x = torch.rand(2, 3, 8, 10)
     metas = [{}, {}]
 
@@ -90,8 +92,26 @@ def test_tensor_multi_scale_flip_matches_manual_fusion(batch_flip, mode):
         torch.testing.assert_close(tta.inference(x, metas), fuse_probabilities(views))
 
 
-def view_sample(image: torch.Tensor, flip: bool) -> SegDataSample:
-    shape = tuple(image.shape[-2:])
+@pytest.mark.parametrize('mode', [dict(mode='whole'), dict(mode='slide', crop_size=5, stride=3)])
+def test_tensor_tta_batches_windows_of_all_views(mode):
+    """6 scales x flip in chunks of 8 windows equal the one-window-at-a-time loop."""
+    loop = segmentor(dict(mode, window_batch=1, tta=dict(scales=[0.5, 0.75, 1.0, 1.25, 1.5, 1.75], flip=True)))
+    batched = segmentor(dict(loop.test_cfg, window_batch=8))
+    sizes = []
+    batched.backbone.register_forward_hook(lambda module, args, out: sizes.append(tuple(args[0].shape)))
+    x, metas = torch.rand(1, 3, 8, 10), [{}]
+    with torch.no_grad():
+        expected, fused = loop.inference(x, metas), batched.inference(x, metas)
+    torch.testing.assert_close(fused, expected, rtol=0, atol=1e-6)
+    assert torch.equal(fused.argmax(1), expected.argmax(1))
+    if mode['mode'] == 'slide':  # every window is 5x5: chunks span views
+        assert [s[0] for s in sizes][:2] == [8, 8] and {s[2:] for s in sizes} == {(5, 5)}
+    else:  # whole views differ in size by scale: a scale and its flip share a forward
+        assert [s[0] for s in sizes] == [2] * 6
+
+
+def view_sample(image: torch.Tensor, flip: bool, ori_shape: tuple[int, int] | None = None) -> SegDataSample:
+    shape = ori_shape or tuple(image.shape[-2:])
     sample = SegDataSample(metainfo=dict(ori_shape=shape, img_path='a.png', flip=flip, flip_direction='horizontal'))
     sample.gt_sem_seg = PixelData(data=torch.ones(1, *shape, dtype=torch.long))
     return sample
@@ -122,6 +142,33 @@ def test_seg_tta_model_fuses_unflipped_views(head_kwargs):
                 assert torch.equal(result.pred_sem_seg.data, expected.argmax(0, keepdim=True))
             assert result.img_path == 'a.png' and 'flip' not in result.metainfo
             assert torch.equal(result.gt_sem_seg.data, torch.ones(1, 6, 7, dtype=torch.long))
+
+
+@pytest.mark.parametrize('mode', [dict(mode='whole'), dict(mode='slide', crop_size=4, stride=3)])
+def test_seg_tta_model_batches_views_as_the_view_by_view_loop(mode):
+    """Views of the pipeline (two sizes x flip) with windows batched equal mmengine's per-view loop."""
+    model = segmentor(dict(mode, window_batch=3))
+    images = [[torch.randint(0, 256, (3, *size), dtype=torch.uint8)] for size in [(6, 7), (9, 11)]]
+    inputs, samples = [], []
+    for imgs in images:
+        for flip in (False, True):
+            inputs.append([img.flip(-1) if flip else img for img in imgs])
+            samples.append([view_sample(img, flip, ori_shape=(6, 7)) for img in imgs])
+    data = dict(inputs=inputs, data_samples=samples)
+    batch_sizes = []
+    model.backbone.register_forward_hook(lambda module, args, out: batch_sizes.append(args[0].shape[0]))
+    tta = SegTTAModel(model)
+    with torch.no_grad():
+        batched = tta.test_step(copy.deepcopy(data))
+        forwards = len(batch_sizes)
+        loop = BaseTTAModel.test_step(tta, copy.deepcopy(data))
+    if mode['mode'] == 'slide':  # 4 + 4 + 12 + 12 windows of 4x4 in chunks of 3, across views
+        assert batch_sizes[:forwards] == [3] * 10 + [2] and len(batch_sizes) - forwards == 12
+    else:  # a view and its flip have one size: one forward
+        assert batch_sizes[:forwards] == [2, 2] and len(batch_sizes) - forwards == 4
+    for fused, expected in zip(batched, loop, strict=True):
+        torch.testing.assert_close(fused.seg_logits.data, expected.seg_logits.data, rtol=0, atol=1e-6)
+        assert torch.equal(fused.pred_sem_seg.data, expected.pred_sem_seg.data)
 
 
 def test_seg_tta_model_builds_from_config_and_rejects_mismatched_views():
