@@ -90,3 +90,40 @@ def test_resize_concat_and_multiple_select(feats, build_head):
     assert concat.in_channels == 20 and concat(feats).shape == (2, NUM_CLASSES, 8, 8)
     select = build_head(dict(type='UPerHead', in_channels=[4, 8], in_index=[0, 1], channels=8))
     assert select.input_transform == 'multiple_select' and select(feats).shape == (2, NUM_CLASSES, 16, 16)
+
+
+@pytest.mark.parametrize('sampler', [None, dict(type='OHEMPixelSampler', thresh=0.7, min_kept=16)])
+def test_full_resolution_losses_are_recomputed_not_kept(sampler, feats, build_head, make_samples):
+    """Checkpointed upsampling + losses: same losses and gradients, no full-resolution tensor saved."""
+    cfg, _ = MINIMAL['FCNHead']
+    head = build_head(dict(cfg, type='FCNHead', dropout_ratio=0.0, sampler=sampler)).double()
+    samples = make_samples(h=64, w=64)  # 8x the logits' 8x8 size
+    inputs = [f.double().requires_grad_() for f in feats]
+
+    def run(checkpointed: bool):
+        saved = []
+
+        def pack(tensor):
+            saved.append(tensor.numel())
+            return tensor
+
+        head.zero_grad()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            if checkpointed:
+                losses = head.loss(inputs, samples, {})
+            else:
+                logits = head.forward(inputs)
+                losses = head._full_resolution_losses(logits, head._stack_batch_gt(samples))
+        losses['loss_ce'].backward()
+        grads = [p.grad.clone() for p in head.parameters() if p.grad is not None]
+        return losses, grads, max(saved)
+
+    losses, grads, largest = run(checkpointed=True)
+    plain_losses, plain_grads, plain_largest = run(checkpointed=False)
+    assert losses.keys() == plain_losses.keys()
+    for key in losses:
+        torch.testing.assert_close(losses[key].detach(), plain_losses[key].detach(), rtol=0, atol=0)
+    for grad, plain_grad in zip(grads, plain_grads, strict=True):
+        torch.testing.assert_close(grad, plain_grad, rtol=1e-12, atol=1e-12)
+    full = 2 * NUM_CLASSES * 64 * 64
+    assert plain_largest >= full > largest
