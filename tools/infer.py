@@ -18,6 +18,12 @@ likely classes and writes them all to ``<out-dir>/predictions.json``. The last t
 CONFIG and CHECKPOINT; put ``--cfg-options`` after them (it takes every following word).
 The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
 
+CHECKPOINT may also be a ``.onnx`` file from ``tools/deployment/pytorch2onnx.py``: onnxruntime
+(CPU; ``pip install -r requirements/deploy.txt``) then runs the network instead of PyTorch,
+while CONFIG still gives the test pipeline, the preprocessing and, unless the file stores
+them, the class names and palette; the outputs are the same files and lines. The exported
+network is whole-image inference, whatever the config's ``test_cfg`` says.
+
 An input that cannot be used (a missing path, a folder without images, a file that cannot
 be decoded) does not stop the others: each is reported on stderr, one line
 ``infer.py: error: ...`` naming it, every readable image is still segmented and written, and
@@ -39,9 +45,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mmengine.config import Config
 
 from segtools.apis import inference_model, init_model, save_prediction_png, show_result, top_classes
 from segtools.apis.inference import ImageReadError
+from segtools.apis.onnx_model import init_onnx_model
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.structures import SegDataSample
 from segtools.utils.cli import add_debug_argument, run_tool
@@ -60,7 +68,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         usage='%(prog)s IMAGE [IMAGE ...] CONFIG CHECKPOINT --out-dir DIR [options]',
     )
     parser.add_argument(
-        'paths', nargs='+', metavar='IMAGE... CONFIG CHECKPOINT', help='images or folders, then config and checkpoint'
+        'paths',
+        nargs='+',
+        metavar='IMAGE... CONFIG CHECKPOINT',
+        help='images or folders, then config and checkpoint (or a .onnx model exported by pytorch2onnx.py)',
     )
     parser.add_argument('--out-dir', required=True, help='folder for <stem>_pred.png and <stem>_overlay.png')
     parser.add_argument('--device', default=None, help='torch device (default: cuda:0 when available, else cpu)')
@@ -140,6 +151,15 @@ def predict_one(model: torch.nn.Module, image: Path) -> SegDataSample | Exceptio
         return error
 
 
+def load_model(cfg: Config, args: argparse.Namespace) -> torch.nn.Module:
+    """The PyTorch model of CONFIG and CHECKPOINT, or the onnxruntime model of a ``.onnx`` CHECKPOINT."""
+    if Path(args.checkpoint).suffix.lower() != '.onnx':
+        return init_model(cfg, args.checkpoint, device=args.device)
+    if args.device not in (None, 'cpu'):
+        raise ConfigError(f'--device {args.device}: a .onnx model runs on the CPU (onnxruntime); drop --device')
+    return init_onnx_model(cfg, args.checkpoint)
+
+
 def report(message: str) -> None:
     """One line ``infer.py: error: <message>`` on stderr."""
     print(f'infer.py: error: {" ".join(str(message).split())}', file=sys.stderr, flush=True)
@@ -169,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> list[SegDataSample]:
     if images:
         cfg = load_config(args.config)
         apply_cfg_options(cfg, args.cfg_options, fix_workers=False)
-        model = init_model(cfg, args.checkpoint, device=args.device)
+        model = load_model(cfg, args)
         out_dir = Path(args.out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         for image, result in predict(model, images, args.batch_size):

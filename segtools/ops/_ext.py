@@ -3,7 +3,8 @@
 Importing segtools never fails for lack of the extension: every op has a
 plain-PyTorch reference, and :func:`get_ext` returns ``None`` (after one warning
 that names the build command) when the kernel cannot run, so the op falls back
-to the reference.
+to the reference. It also returns ``None``, silently, while a model is exported
+(ONNX, ``torch.export``, ``torch.jit.trace``): the exported graph holds the references.
 """
 
 import contextlib
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from types import ModuleType
 
 import torch
+
+from ._utils import is_exporting
 
 BUILD_COMMAND = 'pip install --no-build-isolation -e .'
 
@@ -60,9 +63,11 @@ def get_ext(op: str, device: torch.device) -> ModuleType | None:
 
     Returns:
         The ``segtools._ext`` module, or ``None`` when the op must fall back to
-        its plain-PyTorch reference. A fallback warns once per reason.
+        its plain-PyTorch reference. A fallback warns once per reason; inside
+        :func:`reference_ops` and during export (:func:`segtools.ops._utils.is_exporting`,
+        where the references are the only form a graph can hold) it is silent.
     """
-    if _force_reference:
+    if _force_reference or is_exporting():
         return None
     ext = _load()
     if ext is None:

@@ -1,4 +1,4 @@
-"""Argument checks and the autocast policy shared by the segtools ops."""
+"""Argument checks, the autocast policy and export detection shared by the segtools ops."""
 
 import functools
 from collections.abc import Callable, Sequence
@@ -10,6 +10,18 @@ FLOAT_DTYPES = (torch.float32, torch.float64)
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 F = TypeVar('F', bound=Callable)
+
+
+def is_exporting() -> bool:
+    """Whether the current call is being captured into a graph for export.
+
+    True inside ``torch.onnx.export`` (either exporter), ``torch.export.export`` (strict or
+    not) and ``torch.jit.trace``. The compiled kernels are opaque to these tracers (a
+    symbolic shape cannot enter them, and ONNX has no op for them), so the ops take their
+    plain-PyTorch references there. ``torch.compile`` is not export: it keeps the kernels.
+    """
+    # Cheapest first: torch.onnx is imported on first use of is_in_onnx_export (~20 ms).
+    return torch.compiler.is_exporting() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 def check_tensor(op: str, name: str, value: object, shape: str, ndim: int) -> torch.Tensor:

@@ -34,7 +34,7 @@ from torch.autograd.function import once_differentiable
 
 from ._ext import get_ext
 from ._sync_bn_torch import ACTIVATIONS, MIN_INPLACE_WEIGHT, TORCH_KERNELS, activate
-from ._utils import FLOAT_DTYPES, check_same_dtype_device, check_size, check_tensor
+from ._utils import FLOAT_DTYPES, check_same_dtype_device, check_size, check_tensor, is_exporting
 
 _OP = 'sync_batch_norm'
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -174,9 +174,11 @@ class SyncBatchNormFunction(torch.autograd.Function):
             ctx.mark_dirty(x)  # also bumps x's version, so earlier users of x's old values fail loudly
             out = saved = x  # only y is kept; the backward recovers x from it
         else:
-            # Returned as (N, C, L) and reshaped outside the Function: an output that is a view
-            # of a tensor made inside forward could not be modified in place (e.g. by ReLU(inplace)).
-            out = y3
+            # Returned in x's shape and detached from the (N, C, L) tensor the kernel made: a
+            # view of a tensor made inside forward could not be modified in place (e.g. by
+            # ReLU(inplace)), and a view made outside the Function could, but at the price of a
+            # CopySlices node whose backward copies the whole gradient three times.
+            out = y3.view(x.shape).detach()
             saved = x3
         ctx.save_for_backward(saved, mean, invstd, weight, bias)
         ctx.x_shape = x.shape
@@ -345,6 +347,10 @@ def sync_batch_norm(
     ``sign(w) * max(|w|, 1e-5)`` with sign(0) = +1, so that ``x`` stays recoverable
     when a weight is (near) 0; its gradient is passed to ``w`` unchanged.
 
+    During export (ONNX, ``torch.export``, ``torch.jit.trace``) a local batch norm is
+    :func:`sync_batch_norm_reference`, so the graph holds plain batch-norm ops; an
+    ``inplace`` one then returns a new tensor (with the clamped weight) and leaves ``x``.
+
     Autocast: the kernels compute in float32/float64 only. Under autocast, when the
     statistics are local (one process, or evaluation) and not ``inplace``, a
     float16/bfloat16 ``x`` goes through ``torch.nn.functional.batch_norm`` in its own
@@ -419,12 +425,15 @@ def sync_batch_norm(
             f'{_OP}: expected more than 1 value per channel when training, got x of shape {tuple(x.shape)}'
         )
     ext = get_ext(_OP, x.device)
-    if ext is None and not distributed and not inplace:
+    # In-place ABN only saves activation memory for a backward; an exported graph has no
+    # backward (and ONNX no in-place ops), so it computes the same values out of place.
+    exported_inplace = inplace and is_exporting()
+    if ext is None and not distributed and (not inplace or exported_inplace):
         return sync_batch_norm_reference(
             x,
             running_mean,
             running_var,
-            weight,
+            _inplace_weight(weight) if exported_inplace and weight is not None else weight,
             bias,
             training,
             0.0 if momentum is None else momentum,
@@ -453,4 +462,4 @@ def sync_batch_norm(
         distributed,
         kernels,
     )
-    return out if inplace else out.view(x.shape)
+    return out
