@@ -22,6 +22,7 @@ from torch.utils.checkpoint import checkpoint
 
 from .drop_block import DropBlock2D
 from .splat_conv import SplAtConv2d
+from .sync_bn import norm_relu
 
 # ResNeSt's DropBlock size.
 DROPBLOCK_SIZE = 3
@@ -109,7 +110,7 @@ class BasicBlock(nn.Module):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.norm1(self.conv1(x)), inplace=True)
+        out = norm_relu(self.norm1, self.conv1(x))
         out = self.norm2(self.conv2(out))
         return F.relu(out + identity, inplace=True)
 
@@ -259,18 +260,24 @@ class Bottleneck(nn.Module):
     def _maybe(layer: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
         return x if layer is None else layer(x)
 
+    @staticmethod
+    def _norm_relu(norm: nn.Module, dropblock: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
+        """``relu(dropblock(norm(x)))``; norm and ReLU fused when there is no DropBlock between them."""
+        if dropblock is None:
+            return norm_relu(norm, x)
+        return F.relu(dropblock(norm(x)), inplace=True)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return maybe_checkpoint(self._forward, x, self.with_cp and self.training)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self._maybe(self.dropblock1, self.norm1(self.conv1(x)))
-        out = F.relu(out, inplace=True)
+        out = self._norm_relu(self.norm1, self.dropblock1, self.conv1(x))
         if self.avd_first:
             out = self._maybe(self.avd_layer, out)
         out = self.conv2(out)
         if self.norm2_name is not None:
-            out = F.relu(self._maybe(self.dropblock2, self.norm2(out)), inplace=True)
+            out = self._norm_relu(self.norm2, self.dropblock2, out)
         if not self.avd_first:
             out = self._maybe(self.avd_layer, out)
         out = self._maybe(self.dropblock3, self.norm3(self.conv3(out)))

@@ -11,6 +11,7 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import nn
 
 from .drop_block import DropBlock2D
+from .sync_bn import norm_relu
 
 
 class RSoftmax(nn.Module):
@@ -132,13 +133,13 @@ class SplAtConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Split-attention convolution of ``x`` of shape ``(N, C_in, H, W)``."""
-        x = self.norm0(self.conv(x))
-        if self.dropblock is not None:
-            x = self.dropblock(x)
-        x = F.relu(x, inplace=True)
+        if self.dropblock is None:
+            x = norm_relu(self.norm0, self.conv(x))
+        else:
+            x = F.relu(self.dropblock(self.norm0(self.conv(x))), inplace=True)
         N = x.size(0)
         splits = x.reshape(N, self.radix, self.channels, *x.shape[-2:])
         gap = F.adaptive_avg_pool2d(splits.sum(dim=1), 1)
-        gap = F.relu(self.norm1(self.fc1(gap)), inplace=True)
+        gap = norm_relu(self.norm1, self.fc1(gap))
         attention = self.rsoftmax(self.fc2(gap)).reshape(N, self.radix, self.channels, 1, 1)
         return (attention * splits).sum(dim=1)

@@ -119,3 +119,52 @@ def test_conv_module_with_inplace_relu_trains():
     x = torch.randn(2, 3, 5, 5, requires_grad=True)
     block(x).square().sum().backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_activation_override_fuses_a_relu():
+    torch.manual_seed(0)
+    bn = SyncBatchNorm(3).double()
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    torch.testing.assert_close(bn(x, activation='relu'), F.relu(bn(x)))
+    with pytest.raises(ValueError, match='activation'):
+        bn(x, activation='gelu')
+
+
+@pytest.mark.parametrize(
+    'backbone',
+    [
+        dict(type='ResNetV1c', depth=50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4), stem_channels=16),
+        dict(type='ResNetV1c', depth=18, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4)),
+        dict(type='ResNeSt', depth=50, stem_channels=16),
+    ],
+    ids=['r50-d8', 'r18-d8', 'resnest50'],
+)
+def test_model_with_sync_bn_equals_model_with_bn(backbone):
+    """Same float64 outputs, gradients and running statistics (the blocks fuse norm + ReLU under SyncBN)."""
+    import segtools.models.backbones  # noqa: F401  (registers the backbones)
+
+    models = {}
+    for norm in ('BN', 'SyncBN'):
+        torch.manual_seed(0)
+        with DefaultScope.overwrite_default_scope('segtools'):
+            models[norm] = MODELS.build(dict(backbone, norm_cfg=dict(type=norm, requires_grad=True))).double().train()
+    models['SyncBN'].load_state_dict(models['BN'].state_dict())
+    # 8 images: ResNeSt's split-attention norm sees one value per image (1x1 after pooling), and a
+    # batch norm of 2 values amplifies rounding differences by 1 / |a - b|.
+    x = torch.randn(8, 3, 32, 32, dtype=torch.float64)
+    results = {}
+    for norm, model in models.items():
+        outputs = model(x)
+        loss = sum((out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum() for out in outputs)
+        loss.backward()
+        results[norm] = (outputs, {name: p.grad for name, p in model.named_parameters()})
+    for out_bn, out_sync in zip(results['BN'][0], results['SyncBN'][0], strict=True):
+        torch.testing.assert_close(out_sync, out_bn, rtol=1e-10, atol=1e-10)
+    # Gradients are large in an untrained net (and a bias before a norm has a zero one, up to
+    # rounding): compare against the largest of them.
+    scale = max(grad.abs().max().item() for grad in results['BN'][1].values())
+    for name, grad in results['BN'][1].items():
+        torch.testing.assert_close(results['SyncBN'][1][name], grad, rtol=1e-9, atol=1e-11 * scale, msg=name)
+    buffers = dict(models['SyncBN'].named_buffers())
+    for name, buffer in models['BN'].named_buffers():
+        torch.testing.assert_close(buffers[name], buffer, rtol=1e-10, atol=1e-10, msg=name)
