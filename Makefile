@@ -57,9 +57,9 @@ format: $(DEPS_STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# Ops, bf16 and TTA benchmarks, then one table of the ratios measured in this run (README: Speed).
 bench: setup
-	$(PY) tools/analysis_tools/benchmark_ops.py
-	$(PY) tools/analysis_tools/benchmark_amp.py
+	$(PY) tools/analysis_tools/bench_summary.py
 
 clean:
 	rm -rf build segtools/_ext*.so $(EXT_STAMP)

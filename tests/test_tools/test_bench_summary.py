@@ -1,0 +1,64 @@
+"""tools/analysis_tools/bench_summary.py: one table of the ratios the three benchmarks measured."""
+
+import importlib.util
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location('bench_summary', REPO / 'tools' / 'analysis_tools' / 'bench_summary.py')
+bench_summary = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_summary)
+
+
+def op(name, variant, shape, seconds):
+    return dict(op=name, variant=variant, shape=shape, forward_s=seconds / 2, forward_backward_s=seconds)
+
+
+def test_rows_pair_each_variant_with_its_baseline():
+    ops = dict(
+        results=[
+            op('encoding', 'ours', [2, 8, 4, 4, 3], 0.002),
+            op('encoding', 'naive', [2, 8, 4, 4, 3], 0.010),
+            op('encoding', 'bmm', [2, 8, 4, 4, 3], 0.001),
+            op('sync_bn', 'ours-relu', [2, 4, 8, 8], 0.003),
+            op('sync_bn', 'torch-bn-relu', [2, 4, 8, 8], 0.006),
+        ]
+    )
+    amp = [
+        dict(
+            config='configs/x/enc.py',
+            fp32=dict(train=4.0, predict=1.0, peak_gib=3.0),
+            bf16=dict(train=2.0, predict=0.5, peak_gib=2.0),
+            train_speedup=2.0,
+            predict_speedup=2.0,
+        )
+    ]
+    tta = [
+        dict(variant='loop', seconds=3.0, speedup=1.0, equal_labels=1.0),
+        dict(variant='batched wb=8', seconds=2.0, speedup=1.5, equal_labels=1.0),
+    ]
+    norm = [
+        dict(
+            config='configs/x/enc.py',
+            single=dict(BN=8.0, SyncBN=7.5),
+            single_ratio=7.5 / 8.0,
+            distributed=dict(BN=9.0, SyncBN=9.9),
+            distributed_ratio=1.1,
+        )
+    ]
+    amp.append(dict(amp[0], config='configs/x/psp.py', fp32=dict(train=4.0, predict=1.0, peak_gib=3.3)))
+    rows = bench_summary.summary_rows(ops, amp, tta, norm, dict(torch_ms=40.0, onnxruntime_ms=20.0))
+    assert ('ops', 'Encoding fwd+bwd (2, 8, 4, 4, 3)', 'mmseg form 10.0 ms', '2.0 ms', '5.0x') in rows
+    assert ('ops', 'SyncBN ours-relu fwd+bwd (2, 4, 8, 8)', 'torch-bn-relu 6.0 ms', '3.0 ms', '2.00x') in rows
+    assert ('amp', 'enc peak memory', 'fp32 3.00 GiB', 'bf16 2.00 GiB', '1.50x') in rows
+    assert ('norm', 'enc fwd+bwd, 1 process', 'BN 8.00 s', 'SyncBN 7.50 s', '1.07x') in rows
+    assert ('norm', 'enc fwd+bwd, gloo', 'BN 9.00 s', 'SyncBN 9.90 s', '0.91x') in rows
+    assert ('memory', 'peak fp32, enc vs psp', '3.30 GiB', '3.00 GiB', '1.10x') in rows
+    assert rows[-1] == ('onnx', 'demo model latency', 'PyTorch 40.0 ms', 'onnxruntime 20.0 ms', '2.00x')
+    assert rows[-2] == (
+        'tta',
+        '6 scales x flip, slide, batched wb=8',
+        'loop 3.00 s',
+        '2.00 s, 100.00% equal labels',
+        '1.50x',
+    )
+    assert len(rows) == 2 + 3 + 3 + 2 + 1 + 1 + 1

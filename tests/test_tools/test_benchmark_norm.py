@@ -1,0 +1,33 @@
+"""tools/analysis_tools/benchmark_norm.py on the demo config: BN and SyncBN timed, one process and gloo."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_norm.py'
+DEMO = 'configs/demo/fcn_r18-d8_brain-atlas.py'
+
+
+def test_both_variants_timed_in_one_and_two_processes(tmp_path):
+    out = tmp_path / 'norm.json'
+    cmd = [sys.executable, str(TOOL), DEMO, '--steps', '1', '--size', '64', '--json', str(out)]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    for key in ('single', 'distributed'):
+        assert row[key]['BN'] > 0 and row[key]['SyncBN'] > 0
+    assert row['single_ratio'] == row['single']['SyncBN'] / row['single']['BN']
+    assert f'| fcn_r18-d8_brain-atlas | {row["single"]["BN"]:.2f} |' in result.stdout
+
+
+def test_one_process_only_and_bad_arguments(tmp_path):
+    out = tmp_path / 'norm.json'
+    cmd = [sys.executable, str(TOOL), DEMO, '--steps', '1', '--size', '64', '--procs', '0', '--json', str(out)]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    assert 'distributed' not in row and '| - | - | - |' in result.stdout
+    bad = subprocess.run([sys.executable, str(TOOL), '--procs', '1'], cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and '--procs' in bad.stderr
