@@ -11,7 +11,9 @@ argmax) turns the logits into labels (see :class:`segtools.apis.onnx_model.OnnxS
 The exporter is ``torch.onnx.export(..., dynamo=True)`` (``torch.export`` then onnxscript),
 the default and maintained one since PyTorch 2.9; the TorchScript-based exporter is
 deprecated. segtools' compiled ops take their plain-PyTorch references during export
-(:func:`segtools.ops._utils.is_exporting`), so no custom ONNX op is needed.
+(:func:`segtools.ops._utils.is_exporting`), so no custom ONNX op is needed; adaptive pooling
+into several bins (PSPNet, UPerNet, DRANet) computes its bins from the symbolic size there
+(:mod:`segtools.models.utils.adaptive_pool`), so it does not fix the height or width.
 
 ``onnx``/``onnxscript`` are imported only when :func:`export_onnx` runs.
 """
@@ -136,8 +138,8 @@ def _check_dynamic(proto, example_shape: tuple[int, ...]) -> None:
     if fixed:
         raise OnnxExportError(
             f'the export fixed {", ".join(fixed)} (example input {example_shape}): the model uses a size as a '
-            'constant where torch.export traces it (e.g. adaptive pooling into several bins), so the ONNX model '
-            'would only accept that size'
+            'constant where torch.export traces it (e.g. compares it or turns it into a Python number), so the ONNX '
+            'model would only accept that size'
         )
 
 

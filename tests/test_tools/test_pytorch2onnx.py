@@ -1,4 +1,5 @@
-"""tools/deployment/pytorch2onnx.py: a tiny EncNet (Encoding op, SyncBN) exported, checked and run by infer.py."""
+"""tools/deployment/pytorch2onnx.py: a tiny EncNet (Encoding op, SyncBN) exported, checked and run by infer.py;
+tiny PSPNet, UPerNet and DRANet (adaptive pooling into several bins) exported and checked."""
 
 import contextlib
 import importlib.util
@@ -44,6 +45,33 @@ model = dict(
         norm_cfg=norm_cfg, align_corners=False,
     ),
     test_cfg=dict(mode='slide', crop_size=(96, 96), stride=(64, 64)),
+)
+"""
+# Adaptive pooling into 1, 2, 3 and 6 bins, which torch.export would trace for the example's size
+# only (see segtools.models.utils.adaptive_pool), on ResNet-18 stages cut short (a quick export).
+# At the image's 217x181 the stride-8 maps are 28x23 and UPerNet's stride-32 map 7x6; at 70x90
+# they are 9x12 and 3x3 (fewer rows than bins).
+_TINY_RESNET = "type='ResNetV1c', depth=18, stem_channels=8, base_channels=8"
+_STRIDE_8 = f'{_TINY_RESNET}, num_stages=2, strides=(1, 2), out_indices=(0, 1)'
+PYRAMID_MODELS = {
+    'pspnet': (_STRIDE_8, "type='PSPHead', in_channels=16, in_index=1"),
+    'upernet': (
+        f'{_TINY_RESNET}, num_stages=3, strides=(2, 2, 2), out_indices=(0, 1, 2)',
+        "type='UPerHead', in_channels=[8, 16, 32], in_index=[0, 1, 2]",
+    ),
+    # inter_channels: at the default 16 // 4 = 4 (one key channel) torch.export gave the CPAM
+    # value projection a batch of 1 for the batch-1 example, so ONNX failed at batch 2.
+    'dranet': (_STRIDE_8, "type='DRANHead', in_channels=[8, 16], in_index=[0, 1], inter_channels=16"),
+}
+PYRAMID_CONFIG = """
+_base_ = [{dataset!r}]
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True
+    ),
+    backbone=dict({backbone}),
+    decode_head=dict({head}, channels=16, num_classes=12, align_corners=False),
 )
 """
 CHECK_LINE = re.compile(
@@ -194,3 +222,24 @@ def test_missing_onnxruntime_names_the_install_command(tool, exported, monkeypat
     (line,) = err.strip().splitlines()
     assert line.startswith('pytorch2onnx.py: error: DeployDependencyError: onnxruntime is not installed')
     assert DEPLOY_INSTALL in line
+
+
+# DRANet (about 7 s) repeats the pooling of the other two: slow.
+@pytest.mark.parametrize(
+    'name', [pytest.param(name, marks=[pytest.mark.slow] * (name == 'dranet')) for name in PYRAMID_MODELS]
+)
+def test_adaptive_pooling_models_reproduce_pytorch_at_two_sizes(tool, tmp_path, name):
+    backbone, head = PYRAMID_MODELS[name]
+    config = tmp_path / f'{name}_tiny.py'
+    dataset = str(REPO / 'configs' / '_base_' / 'datasets' / 'brain_atlas.py')
+    config.write_text(PYRAMID_CONFIG.format(dataset=dataset, backbone=backbone, head=head))
+    checkpoint = _checkpoint(config, tmp_path / f'{name}_tiny.pth', seed=0)
+    output = tmp_path / f'{name}_tiny.onnx'
+    code, out, err = _run(tool.main, [str(config), str(checkpoint), '--output', str(output), '--shape', '70', '90'])
+    assert code == 0, err[-3000:] + out
+    checks = CHECK_LINE.findall(out)
+    assert [(batch, h, w) for batch, h, w, *_ in checks] == [('1', '217', '181'), ('2', '70', '90')], out
+    for *_, diff, agreement in checks:
+        assert float(diff) < 1e-3
+        assert float(agreement) >= 99.9
+    assert output.is_file()

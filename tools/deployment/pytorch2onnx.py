@@ -23,9 +23,12 @@ only when the argmax agrees on at least 99.9% of the pixels of both checks; othe
 onnxruntime fails on the second size) the tool says so and exits with status 1, writing
 nothing. Segment images with it by ``tools/infer.py IMAGE CONFIG FILE.onnx --out-dir DIR``.
 
-Known limit: ``torch.export`` traces adaptive pooling into several bins (the pyramid pooling
-of PSPNet and UPerNet, DRANet's attention) for the example's size only; such models fail the
-second check, or the export itself when it fixes the height or width.
+Adaptive pooling into several bins (the pyramid pooling of PSPNet and UPerNet, DRANet's CPAM),
+which ``torch.export`` would trace for the example's size only, computes its bins from the
+input's size while exporting (:mod:`segtools.models.utils.adaptive_pool`), so these models
+export with dynamic sizes too. Known limit: model code that still turns a size into a Python
+number during the trace (compares it, loops over it) makes the ONNX model fail the second
+check, or the export itself when it fixes the height or width.
 
 A missing config, checkpoint or image, missing deployment packages, or a size the export
 fixed, is one line ``pytorch2onnx.py: error: ...`` and exit status 2 (``--debug`` adds the
@@ -161,8 +164,8 @@ def check(network: WholeImageLogits, runtime: OnnxRuntimeLogits, batch: torch.Te
     except Exception as error:  # noqa: BLE001 - onnxruntime's own classes; a failed check, reported
         print(f'check {shape_text(batch)} ({label}): onnxruntime failed: {str(error).splitlines()[0]}', flush=True)
         return (
-            f'onnxruntime fails at {shape_text(batch)}: an op was traced for the example size only (e.g. adaptive '
-            'pooling into several bins)'
+            f'onnxruntime fails at {shape_text(batch)}: an op was traced for the example size only (a size the '
+            "model's code turned into a number)"
         )
     diff, agreement = compare(expected, got)
     print(

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch import nn
 
-from segtools.models.utils import resize
+from segtools.models.utils import AdaptiveAvgPool2d, resize
 
 # Shared defaults, never mutated (configs are copied before use).
 _RELU = dict(type='ReLU')
@@ -56,7 +56,7 @@ class CPAMEnc(nn.Module):
         self.num_regions = sum(s * s for s in pool_scales)
         self.stages = nn.ModuleList(
             nn.Sequential(
-                nn.AdaptiveAvgPool2d(s),
+                AdaptiveAvgPool2d(s),
                 ConvModule(channels, channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg),
             )
             for s in pool_scales

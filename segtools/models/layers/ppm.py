@@ -12,7 +12,7 @@ import torch
 from mmcv.cnn import ConvModule
 from torch import nn
 
-from segtools.models.utils import resize
+from segtools.models.utils import AdaptiveAvgPool2d, resize
 
 # Shared defaults, never mutated (configs are copied before use).
 _RELU = dict(type='ReLU')
@@ -49,7 +49,7 @@ class ImagePooling(nn.Module):
         super().__init__()
         self.pool_scale = pool_scale
         self.align_corners = align_corners
-        self.pool = nn.AdaptiveAvgPool2d(pool_scale)
+        self.pool = AdaptiveAvgPool2d(pool_scale)
         self.conv = ConvModule(in_channels, channels, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
