@@ -57,7 +57,7 @@ format: $(DEPS_STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# Ops, bf16 and TTA benchmarks, then one table of the ratios measured in this run (README: Speed).
+# Ops, bf16, SyncBN, TTA and ONNX benchmarks, then one table of the ratios measured in this run (README: Benchmark).
 bench: setup
 	$(PY) tools/analysis_tools/bench_summary.py
 

@@ -46,8 +46,16 @@ def make_extension():
 
 
 def read_requirements(path: str) -> list[str]:
+    """The requirement lines of ``path``, following ``-r other.txt`` includes (relative to it)."""
+    requirements = []
     with open(os.path.join(ROOT, path)) as f:
-        return [line.split('#')[0].strip() for line in f if line.split('#')[0].strip()]
+        for line in f:
+            line = line.split('#')[0].strip()
+            if line.startswith('-r '):
+                requirements += read_requirements(os.path.join(os.path.dirname(path), line[3:].strip()))
+            elif line:
+                requirements.append(line)
+    return requirements
 
 
 setup(
@@ -59,7 +67,10 @@ setup(
     python_requires='>=3.10',
     packages=find_packages(include=['segtools', 'segtools.*']),
     install_requires=read_requirements('requirements/runtime.txt'),
-    extras_require={'tests': read_requirements('requirements/tests.txt')},
+    extras_require={
+        'tests': read_requirements('requirements/tests.txt'),
+        'deploy': read_requirements('requirements/deploy.txt'),
+    },
     ext_modules=[make_extension()],
     cmdclass={'build_ext': BuildExtension.with_options(use_ninja=True)},
     zip_safe=False,
