@@ -16,7 +16,7 @@ predictions are from the loop's (max abs difference of the fused logits, share o
 Usage::
 
     python tools/analysis_tools/benchmark_tta.py [CONFIG] [--checkpoint CKPT] [--images 1]
-        [--crop 160] [--stride 106] [--window-batch 1 8 24] [--repeats 3] [--json OUT]
+        [--crop 160] [--stride 106] [--window-batch auto 1 8 24] [--repeats 3] [--json OUT]
 
 Without ``--checkpoint`` the model is randomly initialised (speed does not depend on the
 weights). ``--crop`` switches the config's test mode to slide with that window.
@@ -41,11 +41,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--images', type=int, default=1, help='images of the test set, in one batch (mmseg: 1)')
     parser.add_argument('--crop', type=int, nargs='+', help='slide window (h [w]); default: the config test_cfg')
     parser.add_argument('--stride', type=int, nargs='+', help='slide stride (h [w]); default 2/3 of the crop')
-    parser.add_argument('--window-batch', type=int, nargs='+', default=[1, 8, 24], help='batched variants')
+    parser.add_argument(
+        '--window-batch',
+        type=lambda v: v if v == 'auto' else int(v),
+        nargs='+',
+        default=['auto', 1, 8, 24],
+        help="windows per forward of the batched variants ('auto': the segmentor's default)",
+    )
     parser.add_argument('--repeats', type=int, default=3, help='timed passes of each variant')
     parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args(argv)
-    if min(args.images, args.repeats, *args.window_batch) < 1:
+    if min(args.images, args.repeats, *(w for w in args.window_batch if w != 'auto')) < 1:
         parser.error('--images, --repeats and --window-batch must be positive')
     return args
 

@@ -17,11 +17,13 @@ from .multi_view import View, infer_views
 from .seg_tta import check_tta_cfg, multi_scale_flip_inference
 
 TEST_MODES = ('whole', 'slide')
-# Windows per forward when test_cfg.window_batch is 'auto' (the default), by device type. On
-# the CPU one window at a time is fastest: a batch of 4 512x512 windows of PSPNet-R50-D8 took
-# 1.5x as long per window (activations outgrow the caches); GPUs want full batches.
-AUTO_WINDOW_BATCH = dict(cpu=1)
+# Windows per forward when test_cfg.window_batch is 'auto' (the default). GPUs want full batches.
+# On the CPU a batch pays only while it stays small: 4 windows of 512x512 through PSPNet-R50-D8
+# took 1.5x as long per window as one (the activations outgrow the caches), while the demo's
+# 128x128 windows ran 1.6x (8 per forward) to 1.7x (24) faster than one at a time. So the CPU
+# batches windows up to this many pixels per forward (one 512x512 window).
 GPU_WINDOW_BATCH = 8
+CPU_PIXELS_PER_FORWARD = 512 * 512
 
 
 @MODELS.register_module()
@@ -47,9 +49,10 @@ class EncoderDecoder(BaseSegmentor):
             ``crop_size`` (int or ``(h, w)``) and ``stride`` (default 2/3 of the
             crop, PyTorch-Encoding's convention); overlapping windows are fused by
             averaged probabilities (see :mod:`.multi_view`). ``window_batch``: windows
-            (or same-size views) per forward, ``'auto'`` (default) is 1 on the CPU
-            and 8 on GPUs. ``tta=dict(scales=[...], flip=True, ...)`` turns on
-            multi-scale + flip inference.
+            (or same-size views) per forward; ``'auto'`` (default) is 8 on GPUs and on
+            the CPU as many as fit in 512x512 pixels (1 for 512x512 windows).
+            ``tta=dict(scales=[...], flip=True, ...)`` turns on multi-scale + flip
+            inference.
         data_preprocessor: Preprocessor config (or module); ``SegDataPreProcessor()`` by default.
         pretrained: Checkpoint of the backbone; becomes its
             ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
@@ -143,11 +146,14 @@ class EncoderDecoder(BaseSegmentor):
             )
         return crop, stride
 
-    def _window_batch(self, device: torch.device) -> int:
+    def _window_batch(self, device: torch.device, window: tuple[int, int], images: int = 1) -> int:
+        """Windows (of ``images`` images each) per forward: ``test_cfg.window_batch``, or by device and size."""
         window_batch = self.test_cfg.get('window_batch', 'auto')
-        if window_batch == 'auto':
-            return AUTO_WINDOW_BATCH.get(device.type, GPU_WINDOW_BATCH)
-        return window_batch
+        if window_batch != 'auto':
+            return window_batch
+        if device.type != 'cpu':
+            return GPU_WINDOW_BATCH
+        return max(1, CPU_PIXELS_PER_FORWARD // (images * window[0] * window[1]))
 
     @staticmethod
     def _build_head(cfg: dict | nn.Module, available: Sequence[int] | None, source: str, key: str) -> nn.Module:
@@ -228,7 +234,7 @@ class EncoderDecoder(BaseSegmentor):
         are fused by averaged probabilities (:func:`.multi_view.infer_views`).
         """
         crop, stride = self._slide_params(self.test_cfg)
-        window_batch = self._window_batch(inputs.device)
+        window_batch = self._window_batch(inputs.device, crop, inputs.shape[0])
         return next(
             infer_views(
                 self.encode_decode, [(inputs, batch_img_metas)], crop=crop, stride=stride, window_batch=window_batch
@@ -245,7 +251,8 @@ class EncoderDecoder(BaseSegmentor):
         crop = stride = None
         if self.test_cfg.get('mode', 'whole') == 'slide':
             crop, stride = self._slide_params(self.test_cfg)
-        window_batch = self._window_batch(views[0][0].device) if views else 1
+        window = crop if crop is not None else max((tuple(inputs.shape[2:]) for inputs, _ in views), default=(1, 1))
+        window_batch = self._window_batch(views[0][0].device, window, views[0][0].shape[0]) if views else 1
         yield from infer_views(self.encode_decode, views, crop=crop, stride=stride, window_batch=window_batch)
 
     def predict_views(self, views: Sequence[tuple[torch.Tensor, SampleList]]) -> list[SampleList]:

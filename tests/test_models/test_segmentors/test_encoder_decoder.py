@@ -204,10 +204,16 @@ def test_slide_of_one_window_returns_the_network_logits():
         torch.testing.assert_close(slide.inference(inputs, [{}]), whole.inference(padded, [{}])[:, :, :5])
 
 
-@pytest.mark.parametrize('device, expected', [('cpu', 1), ('cuda', 8), ('meta', 8)])
-def test_auto_window_batch_depends_on_the_device(device, expected):
-    assert build(test_cfg=dict(mode='slide', crop_size=4))._window_batch(torch.device(device)) == expected
-    assert build(test_cfg=dict(mode='slide', crop_size=4, window_batch=3))._window_batch(torch.device(device)) == 3
+@pytest.mark.parametrize(
+    'device, window, images, expected',
+    [('cpu', (512, 512), 1, 1), ('cpu', (769, 769), 1, 1), ('cpu', (128, 128), 1, 16), ('cpu', (128, 128), 4, 4)]
+    + [('cuda', (512, 512), 1, 8), ('cuda', (128, 128), 1, 8), ('meta', (64, 64), 2, 8)],
+)
+def test_auto_window_batch_depends_on_the_device_and_the_window(device, window, images, expected):
+    model = build(test_cfg=dict(mode='slide', crop_size=4))
+    assert model._window_batch(torch.device(device), window, images) == expected
+    fixed = build(test_cfg=dict(mode='slide', crop_size=4, window_batch=3))
+    assert fixed._window_batch(torch.device(device), window, images) == 3
 
 
 def test_slide_windows_are_batched():
