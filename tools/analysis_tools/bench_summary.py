@@ -48,15 +48,13 @@ def onnx_latency(tmp: Path) -> dict | None:
     import re
 
     import torch
+    from bench_utils import random_init_config
 
-    sys.path.insert(0, str(TOOLS.parents[1]))
     from segtools.registry import MODELS
-    from segtools.utils import register_all_modules
-    from segtools.utils.config_compat import load_config
 
-    register_all_modules()
+    cfg = random_init_config(DEMO_CONFIG)
     torch.manual_seed(0)
-    model = MODELS.build(load_config(str(TOOLS.parents[1] / DEMO_CONFIG)).model)
+    model = MODELS.build(cfg.model)
     model.init_weights()
     torch.save({'state_dict': model.state_dict()}, tmp / 'demo.pth')
     cmd = [sys.executable, str(TOOLS.parent / 'deployment' / 'pytorch2onnx.py'), DEMO_CONFIG, str(tmp / 'demo.pth')]
@@ -198,11 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print('| ' + ' | '.join(row) + ' |')
     if args.json:
-        sys.path.insert(0, str(TOOLS.parents[1]))
-        from segtools.utils.fileio import atomic_open
+        from bench_utils import write_json
 
-        with atomic_open(args.json, 'w') as file:
-            json.dump(rows, file, indent=2)
+        write_json(args.json, rows)
     return 0
 
 

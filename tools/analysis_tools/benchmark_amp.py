@@ -25,7 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from bench_utils import REPO, random_init_config, write_json
+
 DEFAULT_CONFIGS = (
     'configs/encnet/encnet_r50-d8_4xb4-80k_ade20k-512x512.py',
     'configs/pspnet/pspnet_r50-d8_4xb4-80k_ade20k-512x512.py',
@@ -57,14 +58,8 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
     from segtools.engine.optimizers import bf16_wrapper_cfg
     from segtools.registry import MODELS
     from segtools.structures import SegDataSample
-    from segtools.utils import register_all_modules
-    from segtools.utils.config_compat import load_config
 
-    register_all_modules()
-    cfg = load_config(str(REPO / config))
-    # Random initialisation: no pretrained weights (nothing is downloaded).
-    cfg.model.pretrained = None
-    cfg.model.backbone.pop('init_cfg', None)
+    cfg = random_init_config(config)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('segtools'):
         model = MODELS.build(cfg.model)
@@ -152,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             f'| {fp32["peak_gib"]:.2f} | {bf16["peak_gib"]:.2f} |'
         )
     if args.json:
-        from segtools.utils.fileio import atomic_open
-
-        with atomic_open(args.json, 'w') as file:
-            json.dump(rows, file, indent=2)
+        write_json(args.json, rows)
     return 0
 
 

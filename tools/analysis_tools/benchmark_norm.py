@@ -28,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from bench_utils import random_init_config, write_json
+
 DEFAULT_CONFIGS = (
     'configs/encnet/encnet_r50-d8_4xb4-80k_ade20k-512x512.py',
     'configs/pspnet/pspnet_r50-d8_4xb4-80k_ade20k-512x512.py',
@@ -58,13 +59,8 @@ def build_models(config: str, size: int | None):
 
     from segtools.registry import MODELS
     from segtools.structures import SegDataSample
-    from segtools.utils import register_all_modules
-    from segtools.utils.config_compat import load_config
 
-    register_all_modules()
-    cfg = load_config(str(REPO / config) if not Path(config).is_absolute() else config)
-    cfg.model.pretrained = None
-    cfg.model.backbone.pop('init_cfg', None)
+    cfg = random_init_config(config)
     models = {}
     for norm in NORMS:
         model_cfg = cfg.model.copy()
@@ -119,21 +115,9 @@ def distributed_worker(rank: int, world: int, port: int, config: str, args: argp
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world)
     try:
         models, batch = build_models(config, args.size)
-        module_models = {norm: model for norm, model in models.items()}
-        wrapped = {norm: DistributedDataParallel(model) for norm, model in module_models.items()}
+        wrapped = {norm: DistributedDataParallel(model) for norm, model in models.items()}
         inputs, samples = batch(args.batch, seed=rank)
-
-        class Loss:  # DDP's forward with the segmentor's mode argument
-            def __init__(self, ddp):
-                self.ddp = ddp
-
-            def __call__(self, x, s, mode):
-                return self.ddp(x, s, mode=mode)
-
-            def zero_grad(self, set_to_none=True):
-                self.ddp.zero_grad(set_to_none=set_to_none)
-
-        result = time_steps({n: Loss(m) for n, m in wrapped.items()}, inputs, samples, args.steps, dist.barrier)
+        result = time_steps(wrapped, inputs, samples, args.steps, dist.barrier)
         if rank == 0:
             Path(out).write_text(json.dumps(result))
         dist.barrier()
@@ -186,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             f'| {Path(row["config"]).stem} | {s["BN"]:.2f} | {s["SyncBN"]:.2f} | {row["single_ratio"]:.3f} {dist_cells}'
         )
     if args.json:
-        from segtools.utils.fileio import atomic_open
-
-        with atomic_open(args.json, 'w') as file:
-            json.dump(rows, file, indent=2)
+        write_json(args.json, rows)
     return 0
 
 

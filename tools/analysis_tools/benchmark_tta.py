@@ -24,13 +24,13 @@ weights). ``--crop`` switches the config's test mode to slide with that window.
 
 import argparse
 import copy
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from bench_utils import REPO, random_init_config, write_json
+
 DEFAULT_CONFIG = 'configs/demo/fcn_r18-d8_brain-atlas.py'
 
 
@@ -67,16 +67,11 @@ def load(args: argparse.Namespace):
 
     from segtools.models.segmentors import SegTTAModel
     from segtools.registry import DATASETS, MODELS
-    from segtools.utils import register_all_modules
-    from segtools.utils.config_compat import load_config
 
-    register_all_modules()
+    cfg = random_init_config(args.config)
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)  # no per-parameter init log
-    cfg = load_config(str(REPO / args.config) if not Path(args.config).is_absolute() else args.config)
     if cfg.get('tta_pipeline') is None:
         raise SystemExit(f'{args.config} has no tta_pipeline')
-    cfg.model.pretrained = None
-    cfg.model.backbone.pop('init_cfg', None)
     if args.crop:
         crop = tuple(args.crop) * (3 - len(args.crop))
         cfg.model.test_cfg = dict(mode='slide', crop_size=crop)
@@ -89,6 +84,9 @@ def load(args: argparse.Namespace):
         if args.checkpoint:
             from mmengine.runner import load_checkpoint
 
+            from segtools.utils import setup_safe_checkpointing
+
+            setup_safe_checkpointing()  # weights-only loading, as every segtools tool
             load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
         dataset_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
         dataset_cfg.pipeline = cfg.tta_pipeline
@@ -152,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = f'{base / seconds:.2f}x'
         print(f'| {name} | {forwards} | {total} | {seconds:.2f} | {ratio} | {diff:.2e} | {100 * equal:.3f}% |')
     if args.json:
-        from segtools.utils.fileio import atomic_open
-
-        with atomic_open(args.json, 'w') as file:
-            json.dump(rows, file, indent=2)
+        write_json(args.json, rows)
     return 0
 
 
