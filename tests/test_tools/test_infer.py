@@ -16,10 +16,11 @@ from mmengine.config import Config
 from PIL import Image
 
 from segtools.apis import inference_model, init_model
-from segtools.datasets.brain_atlas import BrainAtlasDataset
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import run_tool
+
+from .checkpoints import noisy_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
@@ -42,21 +43,7 @@ def infer():
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory) -> Path:
     """The demo model with seeded zero-mean noise on every weight (input-dependent predictions)."""
-    register_all_modules()
-    generator = torch.Generator().manual_seed(1)
-    state = MODELS.build(Config.fromfile(str(DEMO)).model).state_dict()
-    state = {
-        key: value * (0.5 + torch.rand(value.shape, generator=generator))
-        if key.endswith('running_var')
-        else value + 0.1 * torch.randn(value.shape, generator=generator)
-        if value.is_floating_point()
-        else value
-        for key, value in state.items()
-    }
-    meta = dict(classes=BrainAtlasDataset.METAINFO['classes'], palette=BrainAtlasDataset.METAINFO['palette'])
-    path = tmp_path_factory.mktemp('infer_ckpt') / 'demo.pth'
-    torch.save({'state_dict': state, 'meta': {'dataset_meta': meta}}, path)
-    return path
+    return noisy_checkpoint(DEMO, tmp_path_factory.mktemp('infer_ckpt') / 'demo.pth', seed=1)
 
 
 @pytest.fixture

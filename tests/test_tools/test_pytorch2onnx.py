@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from PIL import Image
 
 onnx = pytest.importorskip('onnx')
@@ -23,9 +22,9 @@ from segtools.apis.onnx_model import DEPLOY_INSTALL, OnnxRuntimeLogits  # noqa: 
 from segtools.datasets.brain_atlas import BrainAtlasDataset  # noqa: E402
 from segtools.models.decode_heads import EncHead  # noqa: E402
 from segtools.models.layers.sync_bn import SyncBatchNorm  # noqa: E402
-from segtools.registry import MODELS  # noqa: E402
-from segtools.utils import register_all_modules  # noqa: E402
 from segtools.utils.cli import run_tool  # noqa: E402
+
+from .checkpoints import noisy_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = REPO / 'data' / 'brain_atlas' / 'img_dir' / 'val' / 'colin27_axial_057.png'
@@ -102,24 +101,6 @@ def _run(main, argv: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def _checkpoint(config: Path, path: Path, seed: int) -> Path:
-    """The model with seeded noise on every weight and running statistic (input-dependent predictions)."""
-    register_all_modules()
-    generator = torch.Generator().manual_seed(seed)
-    state = MODELS.build(Config.fromfile(str(config)).model).state_dict()
-    state = {
-        key: value * (0.5 + torch.rand(value.shape, generator=generator))
-        if key.endswith('running_var')
-        else value + 0.1 * torch.randn(value.shape, generator=generator)
-        if value.is_floating_point()
-        else value
-        for key, value in state.items()
-    }
-    meta = dict(classes=BrainAtlasDataset.METAINFO['classes'], palette=BrainAtlasDataset.METAINFO['palette'])
-    torch.save({'state_dict': state, 'meta': {'dataset_meta': meta}}, path)
-    return path
-
-
 @pytest.fixture(scope='module')
 def tool():
     return _load_tool('pytorch2onnx', REPO / 'tools' / 'deployment' / 'pytorch2onnx.py')
@@ -131,7 +112,7 @@ def exported(tool, tmp_path_factory):
     root = tmp_path_factory.mktemp('pytorch2onnx')
     config = root / 'encnet_tiny.py'
     config.write_text(CONFIG)
-    checkpoint = _checkpoint(config, root / 'encnet_tiny.pth', seed=0)
+    checkpoint = noisy_checkpoint(config, root / 'encnet_tiny.pth', seed=0)
     output = root / 'out' / 'encnet_tiny.onnx'
     code, out, err = _run(tool.main, [str(config), str(checkpoint), '--output', str(output), '--shape', '70', '90'])
     assert code == 0, err[-3000:]
@@ -196,7 +177,7 @@ def test_infer_runs_the_onnx_model_like_the_checkpoint(exported, tmp_path):
 
 def test_a_model_that_disagrees_exits_1_and_writes_nothing(tool, exported, tmp_path, monkeypatch):
     config, _, output, _ = exported
-    other = _checkpoint(config, tmp_path / 'other.pth', seed=1)
+    other = noisy_checkpoint(config, tmp_path / 'other.pth', seed=1)
     # The exported bytes of the first checkpoint, checked against the weights of another.
     monkeypatch.setattr(tool, 'export_onnx', lambda *args, **kwargs: output.read_bytes())
     target = tmp_path / 'bad.onnx'
@@ -233,7 +214,7 @@ def test_adaptive_pooling_models_reproduce_pytorch_at_two_sizes(tool, tmp_path, 
     config = tmp_path / f'{name}_tiny.py'
     dataset = str(REPO / 'configs' / '_base_' / 'datasets' / 'brain_atlas.py')
     config.write_text(PYRAMID_CONFIG.format(dataset=dataset, backbone=backbone, head=head))
-    checkpoint = _checkpoint(config, tmp_path / f'{name}_tiny.pth', seed=0)
+    checkpoint = noisy_checkpoint(config, tmp_path / f'{name}_tiny.pth', seed=0)
     output = tmp_path / f'{name}_tiny.onnx'
     code, out, err = _run(tool.main, [str(config), str(checkpoint), '--output', str(output), '--shape', '70', '90'])
     assert code == 0, err[-3000:] + out
