@@ -24,7 +24,8 @@ def with_cuda() -> bool:
 
 def make_extension():
     # Relative source paths: setuptools requires them, and they keep build logs short.
-    sources = ['csrc/bindings.cpp'] + sorted(glob.glob('csrc/cpu/*.cpp', root_dir=ROOT))
+    # csrc/*.cpp: bindings.cpp and the dispatchers, csrc/<op>.cpp.
+    sources = sorted(glob.glob('csrc/*.cpp', root_dir=ROOT)) + sorted(glob.glob('csrc/cpu/*.cpp', root_dir=ROOT))
     # -fopenmp: at::parallel_for is inline and runs serially unless the calling file is
     # compiled with OpenMP; the extension then shares torch's already-loaded libgomp.
     extra_compile_args = {'cxx': ['-O3', '-fopenmp']}

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "encoding.h"
+#include "cuda/encoding_cuda.h"
 
 namespace segtools {
 namespace {
@@ -193,18 +193,6 @@ void encoding_sub_rows_cpu(T* m, const T* v, int64_t batch, int64_t rows, int64_
   });
 }
 
-#define SEGTOOLS_INSTANTIATE(T)                                                                                   \
-  template void encoding_sq_norms_cpu<T>(const T*, int64_t, int64_t, int64_t, bool, T*, T*, const T*, T);         \
-  template void scaled_l2_combine_cpu<T>(T*, const T*, const T*, const T*, int64_t, int64_t);                     \
-  template void scaled_l2_scale_grad_cpu<T>(const T*, const T*, int64_t, int64_t, T*, T*);                        \
-  template void encoding_col_sums_cpu<T>(const T*, const T*, int64_t, int64_t, int64_t, T*);                      \
-  template void scaled_l2_param_grads_cpu<T>(const T*, const T*, const T*, const T*, const T*, const T*, int64_t, \
-                                             int64_t, T*, T*);                                                    \
-  template void aggregate_subtract_codes_cpu<T>(T*, const T*, const T*, int64_t, int64_t, int64_t);               \
-  template void aggregate_code_grads_cpu<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T*, T*);     \
-  template void encoding_sub_rows_cpu<T>(T*, const T*, int64_t, int64_t, int64_t);
-SEGTOOLS_INSTANTIATE(float)
-SEGTOOLS_INSTANTIATE(double)
-#undef SEGTOOLS_INSTANTIATE
+SEGTOOLS_ENCODING_INSTANTIATE(cpu)
 
 }  // namespace segtools

@@ -6,6 +6,7 @@
 // result does not depend on the number of threads. Passes over the data: stats 1
 // read; forward 1 read + 1 write; backward_reduce 2 reads; backward_elemt 2 reads
 // + 1 write.
+#define TORCH_ASSERT_ONLY_METHOD_OPERATORS
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -43,6 +44,9 @@ struct SyncBNArgs {
   int64_t C;
   int64_t L;
   double slope;
+
+  // invstd * weight of channel c, in double: z = (x - mean) * scale + bias.
+  double scale(int64_t c) const { return static_cast<double>(invstd[c]) * static_cast<double>(weight[c]); }
 };
 
 // Elements per parallel task: small enough to split an (8, 256, 64, 64) map over
@@ -77,7 +81,7 @@ inline T activation_grad(T z, T grad, T slope) {
 }
 
 // Calls f(std::integral_constant<int64_t, ACT>, std::bool_constant<FROM_OUTPUT>) for
-// the combinations the dispatcher in sync_bn.h accepts.
+// the combinations the dispatchers in sync_bn.cpp accept.
 template <typename F>
 void dispatch_activation(int64_t activation, bool from_output, F&& f) {
   using Identity = std::integral_constant<int64_t, kSyncBNIdentity>;
@@ -139,7 +143,7 @@ void forward_kernel(const T* x, T* y, const SyncBNArgs<T>& a) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t c = r % a.C;
       const T m = a.mean[c];
-      const T scale = static_cast<T>(static_cast<double>(a.invstd[c]) * static_cast<double>(a.weight[c]));
+      const T scale = static_cast<T>(a.scale(c));
       const T b = a.bias[c];
       const T* xr = x + r * a.L;
       T* yr = y + r * a.L;  // may equal xr (in place): each element is read before it is written
@@ -182,7 +186,7 @@ void backward_reduce_kernel(const T* grad_y, const T* saved, T* sum_dz, T* sum_d
     for (int64_t r = begin; r < end; ++r) {
       const int64_t c = r % a.C;
       const T m = a.mean[c];
-      const T scale = static_cast<T>(static_cast<double>(a.invstd[c]) * static_cast<double>(a.weight[c]));
+      const T scale = static_cast<T>(a.scale(c));
       const T b = a.bias[c];
       const T* gr = grad_y + r * a.L;
       const T* sr = saved + r * a.L;
@@ -221,7 +225,7 @@ void backward_elemt_kernel(const T* grad_y, const T* saved, const T* mean_dz, co
     for (int64_t r = begin; r < end; ++r) {
       const int64_t c = r % a.C;
       // grad_x = k * (dz - mean_dz - xhat * mean_dz_xhat) = k * dz + coef * centred + offset.
-      const double k = static_cast<double>(a.weight[c]) * static_cast<double>(a.invstd[c]);
+      const double k = a.scale(c);
       const double to_xhat =
           FROM_OUTPUT ? 1.0 / static_cast<double>(a.weight[c]) : static_cast<double>(a.invstd[c]);
       const T kt = static_cast<T>(k);

@@ -300,18 +300,6 @@ void encoding_sub_rows_cuda(T* m, const T* v, int64_t batch, int64_t rows, int64
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-#define SEGTOOLS_INSTANTIATE(T)                                                                                    \
-  template void encoding_sq_norms_cuda<T>(const T*, int64_t, int64_t, int64_t, bool, T*, T*, const T*, T);         \
-  template void scaled_l2_combine_cuda<T>(T*, const T*, const T*, const T*, int64_t, int64_t);                     \
-  template void scaled_l2_scale_grad_cuda<T>(const T*, const T*, int64_t, int64_t, T*, T*);                        \
-  template void encoding_col_sums_cuda<T>(const T*, const T*, int64_t, int64_t, int64_t, T*);                      \
-  template void scaled_l2_param_grads_cuda<T>(const T*, const T*, const T*, const T*, const T*, const T*, int64_t, \
-                                              int64_t, T*, T*);                                                    \
-  template void aggregate_subtract_codes_cuda<T>(T*, const T*, const T*, int64_t, int64_t, int64_t);               \
-  template void aggregate_code_grads_cuda<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T*, T*);     \
-  template void encoding_sub_rows_cuda<T>(T*, const T*, int64_t, int64_t, int64_t);
-SEGTOOLS_INSTANTIATE(float)
-SEGTOOLS_INSTANTIATE(double)
-#undef SEGTOOLS_INSTANTIATE
+SEGTOOLS_ENCODING_INSTANTIATE(cuda)
 
 }  // namespace segtools

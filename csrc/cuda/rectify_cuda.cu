@@ -12,27 +12,14 @@
 namespace segtools {
 namespace {
 
-__device__ __forceinline__ int64_t valid_taps(int64_t start, int64_t kernel, int64_t dilation, int64_t size) {
-  int64_t count = 0;
-  for (int64_t i = 0; i < kernel; ++i) {
-    const int64_t pos = start + i * dilation;
-    count += (pos >= 0 && pos < size);
-  }
-  return count;
-}
-
 template <typename scalar_t>
 __global__ void rectify_kernel(const scalar_t* __restrict__ src, scalar_t* __restrict__ dst, int64_t total_elems,
                                int64_t out_h, int64_t out_w, RectifyGeometry g) {
-  const double taps = static_cast<double>(g.kernel_h * g.kernel_w);
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total_elems;
        idx += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t ow = idx % out_w;
     const int64_t oh = (idx / out_w) % out_h;
-    const int64_t valid = valid_taps(oh * g.stride_h - g.pad_h, g.kernel_h, g.dilation_h, g.in_h) *
-                          valid_taps(ow * g.stride_w - g.pad_w, g.kernel_w, g.dilation_w, g.in_w);
-    const double factor = valid == 0 ? 1.0 : (g.average ? 1.0 : taps) / static_cast<double>(valid);
-    dst[idx] = static_cast<scalar_t>(src[idx] * factor);
+    dst[idx] = static_cast<scalar_t>(src[idx] * rectify_factor(g, oh, ow));
   }
 }
 

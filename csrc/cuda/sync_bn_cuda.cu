@@ -1,6 +1,6 @@
 // CUDA kernels of the SyncBN ops (math in csrc/sync_bn.h; launcher declarations in
-// sync_bn_cuda.h, shared with that header, which this file cannot include: ATen
-// would cost minutes of compile time).
+// sync_bn_cuda.h, shared with the dispatchers in csrc/sync_bn.cpp, which this file cannot
+// include: ATen would cost minutes of compile time).
 //
 // Reductions (stats, backward_reduce): a 2-D grid of (channel, chunk) blocks; each
 // block sums its chunk of the channel's N * L elements in double with a warp-shuffle
@@ -226,7 +226,7 @@ __global__ void backward_elemt_kernel(const T* __restrict__ grad_y, const T* __r
 }
 
 // Calls f(integral_constant ACT, bool_constant FROM_OUTPUT) for the combinations the
-// dispatchers in sync_bn.h accept (they have checked activation and saved_is_output).
+// dispatchers in sync_bn.cpp accept (they have checked activation and saved_is_output).
 template <typename F>
 void dispatch_activation(int64_t activation, bool from_output, F&& f) {
   if (from_output) {

@@ -1,15 +1,15 @@
 // Host launchers of the SyncBN CUDA kernels. Kept free of ATen so that
-// csrc/cuda/sync_bn_cuda.cu compiles in seconds; csrc/sync_bn.h includes it under
-// WITH_CUDA, so both see the same declarations.
+// csrc/cuda/sync_bn_cuda.cu compiles in seconds; csrc/sync_bn.cpp includes it too, so both
+// see the same declarations. Declared in every build, defined only in CUDA builds (see
+// csrc/dispatch.h).
 #pragma once
 
 #include <cstdint>
 
 namespace segtools {
 
-#ifdef WITH_CUDA
 // CUDA launchers, defined in csrc/cuda/sync_bn_cuda.cu. They run on the current stream of the current
-// device; the arrays are those of the dispatchers below. The reductions write
+// device; the arrays are those of the dispatchers in csrc/sync_bn.h. The reductions write
 // per-(chunk, channel) partial sums into `partials` (2 * chunks * C doubles, chunks
 // from sync_bn_cuda_chunks) and add them in a fixed order, so results do not depend
 // on scheduling.
@@ -29,6 +29,5 @@ template <typename T>
 void sync_bn_backward_elemt_cuda(const T* grad_y, const T* saved, const T* mean, const T* invstd, const T* weight,
                                  const T* bias, const T* mean_dz, const T* mean_dz_xhat, T* grad_x, int64_t N,
                                  int64_t C, int64_t L, int64_t activation, double slope, bool saved_is_output);
-#endif
 
 }  // namespace segtools

@@ -3,9 +3,11 @@
 The CPU torch wheel ships the c10/cuda headers but not the generated
 ``cuda_cmake_macros.h``; ``-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE`` skips it. The
 ``.cu`` files include only c10/cuda headers, so each compiles in seconds. The
-CUDA branches of the dispatchers in ``csrc/*.h`` are checked by a syntax-only
-g++ pass over ``bindings.cpp`` with ``-DWITH_CUDA``. Without nvcc these tests
-skip, except under CI (``CI=true``), where a missing toolkit is a failure.
+CUDA branches of the dispatchers (``csrc/<op>.cpp``, through ``dispatch_device``
+of ``csrc/dispatch.h``) are checked by a syntax-only g++ pass over each
+``csrc/*.cpp`` (the dispatchers and ``bindings.cpp``, a few seconds each) with
+``-DWITH_CUDA``. Without nvcc these tests skip, except under CI (``CI=true``),
+where a missing toolkit is a failure.
 """
 
 import os
@@ -20,6 +22,8 @@ import torch.utils.cpp_extension as cpp_extension
 ROOT = Path(__file__).resolve().parents[2]
 CSRC = ROOT / 'csrc'
 CUDA_SOURCES = sorted((CSRC / 'cuda').glob('*.cu'))
+# bindings.cpp and one dispatcher per op: encoding.cpp, rectify.cpp, sync_bn.cpp.
+HOST_SOURCES = sorted(CSRC.glob('*.cpp'))
 TORCH_INCLUDES = [Path(p) for p in cpp_extension.include_paths()]
 
 
@@ -50,6 +54,8 @@ def run(cmd: list[str]) -> None:
 
 def test_cuda_sources_exist():
     assert len(CUDA_SOURCES) >= 3, f'expected the encoding, sync_bn and rectify kernels, got {CUDA_SOURCES}'
+    names = {p.name for p in HOST_SOURCES}
+    assert {'bindings.cpp', 'encoding.cpp', 'rectify.cpp', 'sync_bn.cpp'} <= names, names
 
 
 @pytest.mark.parametrize('source', CUDA_SOURCES, ids=[p.name for p in CUDA_SOURCES])
@@ -72,7 +78,8 @@ def test_cu_compiles_with_nvcc(cuda_home, tmp_path, source):
     )
 
 
-def test_cuda_dispatchers_compile(cuda_home):
+@pytest.mark.parametrize('source', HOST_SOURCES, ids=[p.name for p in HOST_SOURCES])
+def test_cuda_dispatchers_compile(cuda_home, source):
     run(
         [
             os.environ.get('CXX', 'g++'),
@@ -85,6 +92,6 @@ def test_cuda_dispatchers_compile(cuda_home):
             *[f'-I{p}' for p in TORCH_INCLUDES],
             f'-I{cuda_home / "include"}',
             f'-I{sysconfig.get_paths()["include"]}',
-            str(CSRC / 'bindings.cpp'),
+            str(source),
         ]
     )
