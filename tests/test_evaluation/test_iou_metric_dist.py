@@ -19,6 +19,8 @@ from mmengine.structures import PixelData
 from segtools.evaluation.metrics.iou_metric import IoUMetric
 from segtools.structures import SegDataSample
 
+from ..tool_process import start_method
+
 CLASSES = ('a', 'b', 'c', 'd', 'e')  # 'e' never occurs
 # 6 splits evenly; 5 makes the sampler repeat sample 0 on rank 1, which must not be counted twice.
 SIZES = (6, 5)
@@ -72,7 +74,7 @@ def _free_port() -> int:
 def test_two_gloo_processes_match_one(tmp_path):
     single = {size: evaluate(list(range(size)), make_samples(size), size, str(tmp_path / 'single')) for size in SIZES}
 
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, start_method=start_method())
 
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
     for size in SIZES:

@@ -1,9 +1,10 @@
 """tools/analysis_tools/benchmark_amp.py on the demo config: both variants measured, one row of ratios, JSON."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_amp.py'
@@ -13,7 +14,7 @@ DEMO = 'configs/demo/fcn_r18-d8_brain-atlas.py'
 def test_prints_the_ratio_table_and_writes_json(tmp_path):
     out = tmp_path / 'amp.json'
     cmd = [sys.executable, str(TOOL), DEMO, '--batch', '1', '--steps', '1', '--warmup', '0', '--json', str(out)]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_command(cmd, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert '| fcn_r18-d8_brain-atlas |' in result.stdout
     (row,) = json.loads(out.read_text())
@@ -24,11 +25,9 @@ def test_prints_the_ratio_table_and_writes_json(tmp_path):
 
 
 def test_a_failing_variant_fails_the_run(tmp_path):
-    result = subprocess.run(
+    result = run_command(
         [sys.executable, str(TOOL), str(tmp_path / 'missing.py'), '--steps', '1', '--warmup', '0'],
         cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert result.returncode == 1 and 'missing.py' in result.stderr

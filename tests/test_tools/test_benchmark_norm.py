@@ -1,9 +1,10 @@
 """tools/analysis_tools/benchmark_norm.py on the demo config: BN and SyncBN timed, one process and gloo."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_norm.py'
@@ -13,7 +14,7 @@ DEMO = 'configs/demo/fcn_r18-d8_brain-atlas.py'
 def test_both_variants_timed_in_one_and_two_processes(tmp_path):
     out = tmp_path / 'norm.json'
     cmd = [sys.executable, str(TOOL), DEMO, '--steps', '1', '--size', '64', '--json', str(out)]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_command(cmd, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     (row,) = json.loads(out.read_text())
     for key in ('single', 'distributed'):
@@ -24,5 +25,5 @@ def test_both_variants_timed_in_one_and_two_processes(tmp_path):
 
 def test_bad_arguments_are_refused_before_any_model_is_built():
     for argv, match in ((['--procs', '1'], '--procs'), (['--steps', '0'], '--steps')):
-        bad = subprocess.run([sys.executable, str(TOOL), *argv], cwd=REPO, capture_output=True, text=True)
+        bad = run_command([sys.executable, str(TOOL), *argv], cwd=REPO)
         assert bad.returncode == 2 and match in bad.stderr

@@ -1,9 +1,10 @@
 """tools/analysis_tools/benchmark_tta.py on the demo config: loop and batched variants, equal predictions."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
+
+from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_tta.py'
@@ -12,7 +13,7 @@ TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_tta.py'
 def test_batched_views_equal_the_loop_and_the_table_has_ratios(tmp_path):
     out = tmp_path / 'tta.json'
     cmd = [sys.executable, str(TOOL), '--crop', '96', '--window-batch', '6', '--repeats', '1', '--json', str(out)]
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = run_command(cmd, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert '1 images x 12 views' in result.stdout and "'mode': 'slide'" in result.stdout
     loop, batched = json.loads(out.read_text())
@@ -27,5 +28,5 @@ def test_batched_views_equal_the_loop_and_the_table_has_ratios(tmp_path):
 def test_a_config_without_tta_pipeline_is_refused(tmp_path):
     config = tmp_path / 'no_tta.py'
     config.write_text(f"_base_ = '{REPO}/configs/demo/fcn_r18-d8_brain-atlas.py'\ntta_pipeline = None\n")
-    result = subprocess.run([sys.executable, str(TOOL), str(config)], cwd=REPO, capture_output=True, text=True)
+    result = run_command([sys.executable, str(TOOL), str(config)], cwd=REPO)
     assert result.returncode != 0 and 'no tta_pipeline' in result.stderr

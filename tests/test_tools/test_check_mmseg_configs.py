@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ..tool_process import run_command
+
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'misc' / 'check_mmseg_configs.py'
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
@@ -28,7 +30,7 @@ SAMPLE = (
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *args], cwd=REPO, capture_output=True, text=True, timeout=900)
+    return run_command([sys.executable, str(TOOL), *args], cwd=REPO, timeout=900)
 
 
 def test_counts_failures_by_kind_and_writes_json(tmp_path):

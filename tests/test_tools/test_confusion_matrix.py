@@ -3,7 +3,6 @@
 import csv
 import runpy
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+
+from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'confusion_matrix.py'
@@ -112,11 +113,9 @@ def test_reads_what_tools_test_writes(tool, tmp_path):
     options += ['test_dataloader.persistent_workers=False']
     pred_dir = tmp_path / 'pred'
     cmd = [sys.executable, str(REPO / 'tools' / 'test.py'), str(DEMO), str(checkpoint), '--out', str(pred_dir)]
-    result = subprocess.run(
+    result = run_command(
         [*cmd, '--work-dir', str(tmp_path / 'wd'), '--cfg-options', *options],
         cwd=REPO,
-        capture_output=True,
-        text=True,
         timeout=240,
     )
     assert result.returncode == 0, result.stderr[-3000:]

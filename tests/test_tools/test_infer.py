@@ -4,7 +4,6 @@ import importlib.util
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from segtools.registry import MODELS
 from segtools.utils import register_all_modules
 from segtools.utils.cli import run_tool
 
+from ..tool_process import run_command
 from .checkpoints import noisy_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_infer_cli_writes_label_pngs_equal_to_inference_model(checkpoint, image_
     out_dir = tmp_path / 'out'
     cmd = [sys.executable, str(REPO / 'tools' / 'infer.py'), str(image_dir), str(DEMO), str(checkpoint)]
     cmd += ['--out-dir', str(out_dir), '--device', 'cpu', '--batch-size', '2', '--opacity', '0.4']
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    result = run_command(cmd, cwd=REPO, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
 
     stems = [Path(name).stem for name in NAMES]

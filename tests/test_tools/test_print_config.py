@@ -1,7 +1,6 @@
 """Tests of tools/analysis_tools/print_config.py."""
 
 import runpy
-import subprocess
 import sys
 from pathlib import Path
 
@@ -9,6 +8,8 @@ import pytest
 from mmengine.config import Config
 
 from segtools.errors import ConfigError
+
+from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'print_config.py'
@@ -46,9 +47,9 @@ def test_misspelt_key_is_refused_and_a_new_key_takes_a_plus(capsys):
 
 def test_command_line_error_exits_2_without_traceback():
     cmd = [sys.executable, str(TOOL), str(DEMO), '--cfg-options', 'load_fromm=x.pth']
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    result = run_command(cmd, timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith('print_config.py: error: ConfigError: --cfg-options load_fromm=x.pth')
     assert "did you mean 'load_from'?" in result.stderr and 'Traceback' not in result.stderr
-    debug = subprocess.run([*cmd, '--debug'], capture_output=True, text=True, timeout=120)
+    debug = run_command([*cmd, '--debug'], timeout=120)
     assert debug.returncode == 2 and 'Traceback (most recent call last)' in debug.stderr

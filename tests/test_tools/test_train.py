@@ -14,6 +14,8 @@ import torch
 
 from segtools.utils.checkpoint import load_from_local_safe
 
+from ..tool_process import run_command
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
 
@@ -53,7 +55,7 @@ def _free_port() -> int:
 
 
 def _run(cmd: list[str], env: dict | None = None) -> str:
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240, env=env)
+    result = run_command(cmd, cwd=REPO, timeout=240, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
 
@@ -189,7 +191,7 @@ def test_total_batch_size_errors(tmp_path, monkeypatch):
 
 
 def _run_failing(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240, env=env)
+    return run_command(cmd, cwd=REPO, timeout=240, env=env)
 
 
 def _empty_data_config(tmp_path: Path) -> Path:

@@ -8,9 +8,10 @@ the padded last batch of the distributed sampler is not counted twice.
 
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
+
+from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'deepten_r18-d8_1xb64-1500_brain-atlas-patches-48x48.py'
@@ -33,7 +34,7 @@ def _free_port() -> int:
 
 
 def _run(cmd: list[str], env: dict | None = None) -> str:
-    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    result = run_command(cmd, cwd=REPO, timeout=300, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout + result.stderr
 
@@ -43,7 +44,8 @@ def test_two_gloo_processes_train_and_score_as_one(tmp_path):
     config.write_text(TINY)
     work_dir = tmp_path / 'dist'
     options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
+    # faulthandler: a rank that aborts (SIGABRT) prints its Python stack.
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, PYTHONFAULTHANDLER='1')
     train = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(work_dir)]
     log = _run([*train, '--seed', '0', '--cfg-options', *options], env=env)
     assert 'Distributed training: True' in log and "'backend': 'gloo'" in log

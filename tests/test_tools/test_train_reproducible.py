@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from ..tool_process import run_command
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
 MAX_ITERS = 6
@@ -36,7 +38,7 @@ def _cmd(work_dir: Path, *extra: str) -> list[str]:
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    return run_command(cmd, cwd=REPO, timeout=300)
 
 
 def _ok(cmd: list[str]) -> str:

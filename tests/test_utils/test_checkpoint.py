@@ -196,7 +196,7 @@ def http_dir(tmp_path, monkeypatch):
             pass
 
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.02), daemon=True).start()
     yield folder, f'http://127.0.0.1:{server.server_address[1]}'
     server.shutdown()
     server.server_close()

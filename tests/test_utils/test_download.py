@@ -24,6 +24,8 @@ from segtools.utils.download import (
     extract_single_member,
 )
 
+from ..tool_process import start_method
+
 FAST = dict(retries=2, backoff=0.0, timeout=10.0, progress=False)
 
 
@@ -90,7 +92,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     srv = FileServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs=dict(poll_interval=0.02), daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
@@ -180,7 +182,7 @@ def test_two_processes_download_once(server, tmp_path):
     server.files['/w.pth'] = data
     server.slow['/w.pth'] = 1.0
     dest = tmp_path / 'w.pth'
-    context = multiprocessing.get_context('spawn')
+    context = multiprocessing.get_context(start_method())
     kwargs = dict(sha256=_sha256(data), **FAST)
     workers = [context.Process(target=download_file, args=(server.url('/w.pth'), dest), kwargs=kwargs) for _ in '12']
     for worker in workers:

@@ -11,6 +11,8 @@ from torch import nn
 from segtools.engine.hooks import BufferBroadcastHook, broadcast_buffers
 from segtools.utils.run_hooks import register_run_hooks
 
+from ...tool_process import start_method
+
 
 def _model(rank: int) -> nn.Module:
     model = nn.Sequential(nn.Conv2d(2, 3, 1), nn.BatchNorm2d(3))
@@ -37,7 +39,7 @@ def test_every_rank_validates_with_rank_zero_buffers(tmp_path):
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
-    mp.spawn(_worker, args=(2, port, str(tmp_path)), nprocs=2)
+    mp.start_processes(_worker, args=(2, port, str(tmp_path)), nprocs=2, start_method=start_method())
     states = [torch.load(tmp_path / f'rank{rank}.pt', weights_only=True) for rank in range(2)]
     for key in ('1.running_mean', '1.running_var', '1.num_batches_tracked'):
         assert torch.equal(states[1][key], states[0][key]), key

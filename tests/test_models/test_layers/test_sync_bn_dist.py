@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from segtools.models.layers.sync_bn import SyncBatchNorm
 from segtools.ops import _ext
 
+from ...tool_process import start_method
+
 C = 4
 ITERATIONS = 2
 # (activation, inplace, samples per rank); all cases run in one spawn to keep the test short.
@@ -127,7 +129,7 @@ def test_two_ranks_match_full_batch(tmp_path, kernels):
     )
     torch.save(data, tmp_path / 'data.pt')
 
-    mp.spawn(_worker, args=(2, _free_port(), ext_spec, str(tmp_path)), nprocs=2, join=True)
+    mp.start_processes(_worker, args=(2, _free_port(), ext_spec, str(tmp_path)), nprocs=2, start_method=start_method())
 
     ranks = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(2)]
     for name, (activation, _, _) in CASES.items():
