@@ -51,7 +51,7 @@ lint: $(DEPS_STAMP)
 	$(PY) -m ruff format --check .
 
 test: setup lint
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 format: $(DEPS_STAMP)
 	$(PY) -m ruff format .

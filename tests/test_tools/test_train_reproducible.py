@@ -22,7 +22,7 @@ from ..tool_process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
-MAX_ITERS = 6
+MAX_ITERS = 4
 SHORT = [
     f'train_cfg.max_iters={MAX_ITERS}',
     'train_cfg.val_interval=2',
