@@ -32,7 +32,7 @@ at::Tensor conv_rectify(const at::Tensor& output, std::vector<int64_t> input_siz
     const int64_t planes = src.size(0) * src.size(1), out_h = src.size(2), out_w = src.size(3);
     dispatch_device(
         op, src, [&] { conv_rectify_cpu<scalar_t>(in, out, planes, out_h, out_w, g); },
-        [&] { conv_rectify_cuda<scalar_t>(in, out, planes, out_h, out_w, g, src.get_device()); });
+        [&] { conv_rectify_cuda<scalar_t>(in, out, planes, out_h, out_w, g); });
   });
   return result;
 }

@@ -2,15 +2,15 @@
 // CPU twins in csrc/cpu/encoding_cpu.cpp; both families are declared in encoding_cuda.h). The GEMMs run in
 // ATen (cuBLAS); the caller has set the device, so the current stream is the right one.
 // No ATen here: it keeps this file compiling in seconds.
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "encoding_cuda.h"
+#include "launch.h"
 
 namespace segtools {
 namespace {
@@ -228,7 +228,7 @@ template <typename T>
 void encoding_sq_norms_cuda(const T* x, int64_t batch, int64_t rows, int64_t dim, bool channels_first, T* sq, T* grad_x,
                             const T* w, T alpha) {
   if (batch * rows == 0) return;
-  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = current_cuda_stream();
   if (channels_first) {
     const int64_t tiles = batch * ((rows + kWarp - 1) / kWarp);
     sq_norms_channels_first_kernel<T>
@@ -237,50 +237,51 @@ void encoding_sq_norms_cuda(const T* x, int64_t batch, int64_t rows, int64_t dim
     sq_norms_rows_kernel<T><<<blocks_for(batch * rows, kThreads / kWarp), kThreads, 0, stream>>>(x, batch * rows, dim,
                                                                                                  sq, grad_x, w, alpha);
   }
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void scaled_l2_combine_cuda(T* sl, const T* xx, const T* cc, const T* s, int64_t rows, int64_t k) {
   if (rows * k == 0) return;
   scaled_l2_combine_kernel<T>
-      <<<blocks_for(rows * k, kThreads), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(sl, xx, cc, s, rows, k);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+      <<<blocks_for(rows * k, kThreads), kThreads, 0, current_cuda_stream()>>>(sl, xx, cc, s, rows, k);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void scaled_l2_scale_grad_cuda(const T* g, const T* s, int64_t rows, int64_t k, T* gs, T* w) {
   if (rows == 0) return;
   scaled_l2_scale_grad_kernel<T>
-      <<<blocks_for(rows, kThreads / kWarp), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(g, s, rows, k, gs, w);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+      <<<blocks_for(rows, kThreads / kWarp), kThreads, 0, current_cuda_stream()>>>(g, s, rows, k, gs, w);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void encoding_col_sums_cuda(const T* m, const T* weight, int64_t batch, int64_t rows, int64_t k, T* out) {
   if (batch * k == 0) return;
-  TORCH_CHECK(batch <= 65535, "encoding: batch size ", batch, " exceeds the CUDA grid limit 65535");
+  if (batch > 65535) {
+    throw std::runtime_error("encoding: batch size " + std::to_string(batch) + " exceeds the CUDA grid limit 65535");
+  }
   const dim3 grid(static_cast<unsigned>((k + kWarp - 1) / kWarp), static_cast<unsigned>(batch));
-  col_sums_kernel<T><<<grid, dim3(kWarp, kRowSlices), 0, c10::cuda::getCurrentCUDAStream()>>>(m, weight, rows, k, out);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  col_sums_kernel<T><<<grid, dim3(kWarp, kRowSlices), 0, current_cuda_stream()>>>(m, weight, rows, k, out);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void scaled_l2_param_grads_cuda(const T* gtx, const T* c, const T* cc, const T* s, const T* g1, const T* gxx, int64_t k,
                                 int64_t dim, T* grad_c, T* grad_s) {
   if (k == 0) return;
-  scaled_l2_param_grads_kernel<T><<<blocks_for(k, 1), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      gtx, c, cc, s, g1, gxx, k, dim, grad_c, grad_s);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  scaled_l2_param_grads_kernel<T>
+      <<<blocks_for(k, 1), kThreads, 0, current_cuda_stream()>>>(gtx, c, cc, s, g1, gxx, k, dim, grad_c, grad_s);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void aggregate_subtract_codes_cuda(T* e, const T* asum, const T* c, int64_t batch, int64_t k, int64_t dim) {
   if (batch * k * dim == 0) return;
   aggregate_subtract_codes_kernel<T>
-      <<<blocks_for(batch * k * dim, kThreads), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(e, asum, c, batch, k,
-                                                                                                  dim);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+      <<<blocks_for(batch * k * dim, kThreads), kThreads, 0, current_cuda_stream()>>>(e, asum, c, batch, k, dim);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
@@ -288,16 +289,16 @@ void aggregate_code_grads_cuda(const T* ge, const T* c, const T* asum, int64_t b
                                T* grad_c) {
   if (k == 0) return;
   aggregate_code_grads_kernel<T>
-      <<<blocks_for(k, 1), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(ge, c, asum, batch, k, dim, gc, grad_c);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+      <<<blocks_for(k, 1), kThreads, 0, current_cuda_stream()>>>(ge, c, asum, batch, k, dim, gc, grad_c);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void encoding_sub_rows_cuda(T* m, const T* v, int64_t batch, int64_t rows, int64_t k) {
   if (batch * rows * k == 0) return;
-  sub_rows_kernel<T><<<blocks_for(batch * rows * k, kThreads), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      m, v, batch, rows, k);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  sub_rows_kernel<T>
+      <<<blocks_for(batch * rows * k, kThreads), kThreads, 0, current_cuda_stream()>>>(m, v, batch, rows, k);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 SEGTOOLS_ENCODING_INSTANTIATE(cuda)

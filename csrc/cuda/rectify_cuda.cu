@@ -1,12 +1,10 @@
 // CUDA kernel of conv_rectify (see csrc/rectify.h for the formula).
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 
+#include "launch.h"
 #include "rectify_cuda.h"
 
 namespace segtools {
@@ -27,18 +25,16 @@ __global__ void rectify_kernel(const scalar_t* __restrict__ src, scalar_t* __res
 
 template <typename scalar_t>
 void conv_rectify_cuda(const scalar_t* output, scalar_t* result, int64_t planes, int64_t out_h, int64_t out_w,
-                       const RectifyGeometry& g, int device_index) {
-  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_index));
+                       const RectifyGeometry& g) {
   const int64_t total = planes * out_h * out_w;
   constexpr int kThreads = 256;
   const int64_t blocks = std::min<int64_t>((total + kThreads - 1) / kThreads, 65535);
-  rectify_kernel<scalar_t><<<static_cast<unsigned>(blocks), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-      output, result, total, out_h, out_w, g);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  rectify_kernel<scalar_t>
+      <<<static_cast<unsigned>(blocks), kThreads, 0, current_cuda_stream()>>>(output, result, total, out_h, out_w, g);
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
-template void conv_rectify_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, const RectifyGeometry&, int);
-template void conv_rectify_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, const RectifyGeometry&,
-                                        int);
+template void conv_rectify_cuda<float>(const float*, float*, int64_t, int64_t, int64_t, const RectifyGeometry&);
+template void conv_rectify_cuda<double>(const double*, double*, int64_t, int64_t, int64_t, const RectifyGeometry&);
 
 }  // namespace segtools

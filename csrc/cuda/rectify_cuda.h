@@ -42,6 +42,6 @@ void conv_rectify_cpu(const scalar_t* output, scalar_t* result, int64_t planes, 
                       const RectifyGeometry& g);
 template <typename scalar_t>
 void conv_rectify_cuda(const scalar_t* output, scalar_t* result, int64_t planes, int64_t out_h, int64_t out_w,
-                       const RectifyGeometry& g, int device_index);
+                       const RectifyGeometry& g);
 
 }  // namespace segtools

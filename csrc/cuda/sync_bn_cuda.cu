@@ -7,14 +7,13 @@
 // block reduction and writes one partial; a second kernel adds a channel's partials
 // in chunk order. Element-wise kernels (forward, backward_elemt): grid-stride loops
 // over N * C * L. Every size (C, N, L down to 1, and N * L == 0) is handled.
-#include <c10/cuda/CUDAException.h>
-#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
+#include "launch.h"
 #include "sync_bn_cuda.h"
 
 namespace segtools {
@@ -32,8 +31,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int sm_count() {
   int device = 0;
   int count = 0;
-  C10_CUDA_CHECK(cudaGetDevice(&device));
-  C10_CUDA_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
   return std::max(count, 1);
 }
 
@@ -258,17 +257,16 @@ int64_t sync_bn_cuda_chunks(int64_t N, int64_t C, int64_t L) {
 }
 
 template <typename T>
-void sync_bn_stats_cuda(const T* x, T* mean, T* m2, double* partials, int64_t chunks, int64_t N, int64_t C,
-                        int64_t L) {
+void sync_bn_stats_cuda(const T* x, T* mean, T* m2, double* partials, int64_t chunks, int64_t N, int64_t C, int64_t L) {
   if (C == 0) return;
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = current_cuda_stream();
   if (N * L > 0) {
     const dim3 grid(channel_blocks(C), static_cast<unsigned int>(chunks));
     stats_partial_kernel<T><<<grid, kThreads, 0, stream>>>(x, partials, N, C, L);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    SEGTOOLS_KERNEL_LAUNCH_CHECK();
   }
   stats_finalize_kernel<T><<<elementwise_blocks(C), kThreads, 0, stream>>>(x, partials, mean, m2, chunks, N, C, L);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  SEGTOOLS_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
@@ -276,21 +274,20 @@ void sync_bn_forward_cuda(const T* x, T* y, const T* mean, const T* invstd, cons
                           int64_t C, int64_t L, int64_t activation, double slope) {
   const int64_t total = N * C * L;
   if (total == 0) return;
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = current_cuda_stream();
   dispatch_activation(activation, false, [&](auto act, auto) {
     forward_kernel<T, decltype(act)::value><<<elementwise_blocks(total), kThreads, 0, stream>>>(
         x, y, mean, invstd, weight, bias, C, L, total, static_cast<T>(slope));
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    SEGTOOLS_KERNEL_LAUNCH_CHECK();
   });
 }
 
 template <typename T>
 void sync_bn_backward_reduce_cuda(const T* grad_y, const T* saved, const T* mean, const T* invstd, const T* weight,
-                                  const T* bias, T* sum_dz, T* sum_dz_xhat, double* partials, int64_t chunks,
-                                  int64_t N, int64_t C, int64_t L, int64_t activation, double slope,
-                                  bool saved_is_output) {
+                                  const T* bias, T* sum_dz, T* sum_dz_xhat, double* partials, int64_t chunks, int64_t N,
+                                  int64_t C, int64_t L, int64_t activation, double slope, bool saved_is_output) {
   if (C == 0) return;
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = current_cuda_stream();
   dispatch_activation(activation, saved_is_output, [&](auto act, auto from_output) {
     constexpr int kAct = decltype(act)::value;
     constexpr bool kFromOutput = decltype(from_output)::value;
@@ -299,13 +296,13 @@ void sync_bn_backward_reduce_cuda(const T* grad_y, const T* saved, const T* mean
       const dim3 grid(channel_blocks(C), static_cast<unsigned int>(chunks));
       backward_reduce_partial_kernel<T, kAct, kFromOutput><<<grid, kThreads, 0, stream>>>(
           grad_y, saved, mean, invstd, weight, bias, partials, N, C, L, static_cast<T>(slope));
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      SEGTOOLS_KERNEL_LAUNCH_CHECK();
     } else {
       used_chunks = 0;  // nothing was summed: the totals are 0
     }
-    backward_reduce_finalize_kernel<T, kFromOutput><<<elementwise_blocks(C), kThreads, 0, stream>>>(
-        partials, invstd, weight, sum_dz, sum_dz_xhat, used_chunks, C);
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    backward_reduce_finalize_kernel<T, kFromOutput>
+        <<<elementwise_blocks(C), kThreads, 0, stream>>>(partials, invstd, weight, sum_dz, sum_dz_xhat, used_chunks, C);
+    SEGTOOLS_KERNEL_LAUNCH_CHECK();
   });
 }
 
@@ -315,25 +312,23 @@ void sync_bn_backward_elemt_cuda(const T* grad_y, const T* saved, const T* mean,
                                  int64_t C, int64_t L, int64_t activation, double slope, bool saved_is_output) {
   const int64_t total = N * C * L;
   if (total == 0) return;
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = current_cuda_stream();
   dispatch_activation(activation, saved_is_output, [&](auto act, auto from_output) {
     backward_elemt_kernel<T, decltype(act)::value, decltype(from_output)::value>
         <<<elementwise_blocks(total), kThreads, 0, stream>>>(grad_y, saved, mean, invstd, weight, bias, mean_dz,
-                                                             mean_dz_xhat, grad_x, C, L, total,
-                                                             static_cast<T>(slope));
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+                                                             mean_dz_xhat, grad_x, C, L, total, static_cast<T>(slope));
+    SEGTOOLS_KERNEL_LAUNCH_CHECK();
   });
 }
 
-#define SEGTOOLS_INSTANTIATE_SYNC_BN(T)                                                                             \
-  template void sync_bn_stats_cuda<T>(const T*, T*, T*, double*, int64_t, int64_t, int64_t, int64_t);              \
-  template void sync_bn_forward_cuda<T>(const T*, T*, const T*, const T*, const T*, const T*, int64_t, int64_t,     \
-                                        int64_t, int64_t, double);                                                  \
-  template void sync_bn_backward_reduce_cuda<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*, \
+#define SEGTOOLS_INSTANTIATE_SYNC_BN(T)                                                                              \
+  template void sync_bn_stats_cuda<T>(const T*, T*, T*, double*, int64_t, int64_t, int64_t, int64_t);                \
+  template void sync_bn_forward_cuda<T>(const T*, T*, const T*, const T*, const T*, const T*, int64_t, int64_t,      \
+                                        int64_t, int64_t, double);                                                   \
+  template void sync_bn_backward_reduce_cuda<T>(const T*, const T*, const T*, const T*, const T*, const T*, T*, T*,  \
                                                 double*, int64_t, int64_t, int64_t, int64_t, int64_t, double, bool); \
-  template void sync_bn_backward_elemt_cuda<T>(const T*, const T*, const T*, const T*, const T*, const T*,         \
-                                               const T*, const T*, T*, int64_t, int64_t, int64_t, int64_t, double,  \
-                                               bool);
+  template void sync_bn_backward_elemt_cuda<T>(const T*, const T*, const T*, const T*, const T*, const T*, const T*, \
+                                               const T*, T*, int64_t, int64_t, int64_t, int64_t, double, bool);
 
 SEGTOOLS_INSTANTIATE_SYNC_BN(float)
 SEGTOOLS_INSTANTIATE_SYNC_BN(double)
