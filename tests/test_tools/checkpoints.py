@@ -17,8 +17,12 @@ def noisy_checkpoint(config: str | Path, path: Path, seed: int) -> Path:
     everywhere); the brain-atlas class names and palette go into the checkpoint's meta.
     """
     register_all_modules()
+    # The initial weights too come from the seed, not from whatever earlier tests left in torch's
+    # global generator (an unseeded build made the predictions depend on the test order).
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        state = MODELS.build(Config.fromfile(str(config)).model).state_dict()
     generator = torch.Generator().manual_seed(seed)
-    state = MODELS.build(Config.fromfile(str(config)).model).state_dict()
     state = {
         key: value * (0.5 + torch.rand(value.shape, generator=generator))
         if key.endswith('running_var')
