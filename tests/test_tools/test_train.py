@@ -139,7 +139,8 @@ def test_dist_train_two_cpu_processes(tmp_path):
     config = _small_config(tmp_path)
     work_dir = tmp_path / 'dist'
     options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
+    # faulthandler: a rank that aborts (SIGABRT) prints its Python stack.
+    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, PYTHONFAULTHANDLER='1')
     cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(work_dir)]
     log = _run([*cmd, '--seed', '0', '--cfg-options', *options], env=env)
     assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
