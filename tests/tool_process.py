@@ -16,6 +16,9 @@ a fork cannot reproduce is interpreter start-up and shutdown: the child leaves w
 flushing its streams and log handlers, so the few tests about those (``torchrun``'s own processes,
 a process killed mid-write) keep real subprocesses. A process whose torch runs several threads
 cannot fork safely (:func:`fork_is_safe`); there :func:`run_script` starts a new interpreter.
+
+The multi-process tests share :func:`start_method` (their ranks are forked by the same rule) and
+:func:`free_port`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import random
 import runpy
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +59,13 @@ _DEFAULT_FILTERS = [
     ('ignore', None, ImportWarning, None, 0),
     ('ignore', None, ResourceWarning, None, 0),
 ]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 nothing listens on now (a rendezvous binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def fork_is_safe() -> bool:

@@ -6,7 +6,6 @@ with ``collect_results`` and drops the padding.
 """
 
 import json
-import socket
 
 import pytest
 import torch
@@ -19,7 +18,7 @@ from mmengine.structures import PixelData
 from segtools.evaluation.metrics.iou_metric import IoUMetric
 from segtools.structures import SegDataSample
 
-from ..tool_process import start_method
+from ..tool_process import free_port, start_method
 
 CLASSES = ('a', 'b', 'c', 'd', 'e')  # 'e' never occurs
 # 6 splits evenly; 5 makes the sampler repeat sample 0 on rank 1, which must not be counted twice.
@@ -64,17 +63,11 @@ def _worker(rank: int, world_size: int, port: int, tmp: str) -> None:
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.dist
 def test_two_gloo_processes_match_one(tmp_path):
     single = {size: evaluate(list(range(size)), make_samples(size), size, str(tmp_path / 'single')) for size in SIZES}
 
-    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, start_method=start_method())
+    mp.start_processes(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, start_method=start_method())
 
     ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
     for size in SIZES:

@@ -4,7 +4,6 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import torch
 
 from segtools.utils.checkpoint import load_from_local_safe
 
-from ..tool_process import run_command
+from ..tool_process import free_port, run_command
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'
@@ -45,13 +44,6 @@ def _train_cmd(config: Path, work_dir: Path, max_iters: int, *extra: str) -> lis
     options = [f'train_cfg.max_iters={max_iters}', *QUICK]
     base = [sys.executable, str(REPO / 'tools' / 'train.py'), str(config), '--work-dir', str(work_dir), '--seed', '0']
     return [*base, *extra, '--cfg-options', *options]
-
-
-def _free_port() -> int:
-    """A port nothing listens on now (torchrun's rendezvous binds it right after)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _run(cmd: list[str], env: dict | None = None) -> str:
@@ -140,7 +132,7 @@ def test_dist_train_two_cpu_processes(tmp_path):
     work_dir = tmp_path / 'dist'
     options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
     # faulthandler: a rank that aborts (SIGABRT) prints its Python stack.
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, PYTHONFAULTHANDLER='1')
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable, PYTHONFAULTHANDLER='1')
     cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(work_dir)]
     log = _run([*cmd, '--seed', '0', '--cfg-options', *options], env=env)
     assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
@@ -258,7 +250,7 @@ def test_a_bug_keeps_its_traceback(tmp_path):
 @pytest.mark.dist
 def test_dist_train_prints_an_error_every_rank_hits_once(tmp_path):
     config = _empty_data_config(tmp_path)
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable)
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable)
     cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(tmp_path / 'dist')]
     result = _run_failing(cmd, env=env)
     log = result.stdout + result.stderr
@@ -271,7 +263,7 @@ def test_dist_train_prints_an_error_every_rank_hits_once(tmp_path):
 
     # A bug still shows its traceback (under torchrun, one per rank) and exits 1.
     config, bug_env = _boom_plugin(tmp_path)
-    bug_env.update(PORT=str(_free_port()), PYTHON=sys.executable)
+    bug_env.update(PORT=str(free_port()), PYTHON=sys.executable)
     bug = _run_failing(['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2'], env=bug_env)
     assert bug.returncode == 1, bug.stderr[-3000:]
     assert 'Traceback' in bug.stderr and 'RuntimeError: boom' in bug.stderr

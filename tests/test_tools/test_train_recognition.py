@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from ..tool_process import run_command
+from ..tool_process import free_port, run_command
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'deepten_r18-d8_1xb64-1500_brain-atlas-patches-48x48.py'
@@ -23,14 +23,6 @@ test_dataloader = val_dataloader
 """
 # 'Iter(val) [..] top1: 12.5000  top5: 50.0000  mean_class_acc: ...' -> ('12.5000', '50.0000').
 SCORES = re.compile(r'Iter\((?:val|test)\).*top1: ([\d.]+)\s+top5: ([\d.]+)')
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _run(cmd: list[str], env: dict | None = None) -> str:
@@ -45,7 +37,7 @@ def test_two_gloo_processes_train_and_score_as_one(tmp_path):
     work_dir = tmp_path / 'dist'
     options = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2']
     # faulthandler: a rank that aborts (SIGABRT) prints its Python stack.
-    env = dict(os.environ, PORT=str(_free_port()), PYTHON=sys.executable, PYTHONFAULTHANDLER='1')
+    env = dict(os.environ, PORT=str(free_port()), PYTHON=sys.executable, PYTHONFAULTHANDLER='1')
     train = ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir', str(work_dir)]
     log = _run([*train, '--seed', '0', '--cfg-options', *options], env=env)
     assert 'Distributed training: True' in log and "'backend': 'gloo'" in log
@@ -59,7 +51,7 @@ def test_two_gloo_processes_train_and_score_as_one(tmp_path):
     # The per-class table (11 classes) comes with the scores.
     assert 'mean_class_acc' in single and re.search(r'\|\s+Class\s+\|', single), single[-3000:]
 
-    env['PORT'] = str(_free_port())
+    env['PORT'] = str(free_port())
     dist_test = ['bash', str(REPO / 'tools' / 'dist_test.sh'), str(config), str(checkpoint), '2']
     both = _run([*dist_test, '--work-dir', str(tmp_path / 'dist_test')], env=env)
     assert SCORES.findall(both) == val

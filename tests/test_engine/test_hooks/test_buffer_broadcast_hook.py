@@ -1,6 +1,5 @@
 """BufferBroadcastHook: before validation every rank holds rank 0's buffers, parameters untouched."""
 
-import socket
 from types import SimpleNamespace
 
 import torch
@@ -11,7 +10,7 @@ from torch import nn
 from segtools.engine.hooks import BufferBroadcastHook, broadcast_buffers
 from segtools.utils.run_hooks import register_run_hooks
 
-from ...tool_process import start_method
+from ...tool_process import free_port, start_method
 
 
 def _model(rank: int) -> nn.Module:
@@ -36,10 +35,7 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
 
 
 def test_every_rank_validates_with_rank_zero_buffers(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    mp.start_processes(_worker, args=(2, port, str(tmp_path)), nprocs=2, start_method=start_method())
+    mp.start_processes(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, start_method=start_method())
     states = [torch.load(tmp_path / f'rank{rank}.pt', weights_only=True) for rank in range(2)]
     for key in ('1.running_mean', '1.running_var', '1.num_batches_tracked'):
         assert torch.equal(states[1][key], states[0][key]), key

@@ -8,7 +8,6 @@ gives rank 0 no samples at all.
 
 import datetime
 import importlib.util
-import socket
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from segtools.models.layers.sync_bn import SyncBatchNorm
 from segtools.ops import _ext
 
-from ...tool_process import start_method
+from ...tool_process import free_port, start_method
 
 C = 4
 ITERATIONS = 2
@@ -30,12 +29,6 @@ CASES = {
     'abn': ('leaky_relu', True, (3, 5)),
     'relu_empty_rank': ('relu', False, (0, 8)),
 }
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def _use_kernels(ext_spec: tuple[str, str] | None) -> None:
@@ -129,7 +122,7 @@ def test_two_ranks_match_full_batch(tmp_path, kernels):
     )
     torch.save(data, tmp_path / 'data.pt')
 
-    mp.start_processes(_worker, args=(2, _free_port(), ext_spec, str(tmp_path)), nprocs=2, start_method=start_method())
+    mp.start_processes(_worker, args=(2, free_port(), ext_spec, str(tmp_path)), nprocs=2, start_method=start_method())
 
     ranks = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(2)]
     for name, (activation, _, _) in CASES.items():
