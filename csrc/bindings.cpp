@@ -10,13 +10,14 @@
 #include "encoding.h"
 #include "rectify.h"
 #include "sync_bn.h"
+#include "upsampled_cross_entropy.h"
 
 namespace {
 bool with_cuda() { return segtools::kWithCuda; }
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "segtools compiled ops: Encoding, SyncBN and rectified convolution";
+  m.doc() = "segtools compiled ops: Encoding, SyncBN, rectified convolution and the upsampled cross-entropy";
   m.def("with_cuda", &with_cuda, "Whether the CUDA kernels were compiled in");
 
   // Encoding (csrc/encoding.h)
@@ -46,4 +47,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("conv_rectify", &segtools::conv_rectify, "rescale conv output by its count of valid taps",
         py::arg("output"), py::arg("input_size"), py::arg("kernel_size"), py::arg("stride"), py::arg("padding"),
         py::arg("dilation"), py::arg("average"));
+
+  // Cross-entropy of bilinearly upsampled logits (csrc/upsampled_cross_entropy.h)
+  m.def("upsampled_cross_entropy_forward", &segtools::upsampled_cross_entropy_forward,
+        "per-pixel loss, log-sum-exp and argmax of the upsampled logits", py::arg("logits"), py::arg("target"),
+        py::arg("class_weight"), py::arg("align_corners"), py::arg("ignore_index"));
+  m.def("upsampled_cross_entropy_backward", &segtools::upsampled_cross_entropy_backward,
+        "gradient of the low-resolution logits", py::arg("grad_loss"), py::arg("logits"), py::arg("target"),
+        py::arg("class_weight"), py::arg("lse"), py::arg("align_corners"), py::arg("ignore_index"));
 }

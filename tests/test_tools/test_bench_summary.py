@@ -46,13 +46,24 @@ def test_rows_pair_each_variant_with_its_baseline():
         )
     ]
     amp.append(dict(amp[0], config='configs/x/psp.py', fp32=dict(train=4.0, predict=1.0, peak_gib=3.3)))
-    rows = bench_summary.summary_rows(ops, amp, tta, norm, dict(torch_ms=40.0, onnxruntime_ms=20.0))
+    loss = dict(
+        loss_path=dict(
+            fused=dict(seconds=0.1, saved_mib=10.0),
+            checkpointed=dict(seconds=1.5, saved_mib=5.0),
+            plain=dict(seconds=1.2, saved_mib=600.0),
+        ),
+        train_step=[dict(config='configs/x/enc.py', fused=9.0, checkpointed=12.0, speedup=12.0 / 9.0)],
+    )
+    rows = bench_summary.summary_rows(ops, amp, tta, norm, dict(torch_ms=40.0, onnxruntime_ms=20.0), loss)
     assert ('ops', 'Encoding fwd+bwd (2, 8, 4, 4, 3)', 'mmseg form 10.0 ms', '2.0 ms', '5.0x') in rows
     assert ('ops', 'SyncBN ours-relu fwd+bwd (2, 4, 8, 8)', 'torch-bn-relu 6.0 ms', '3.0 ms', '2.00x') in rows
     assert ('amp', 'enc peak memory', 'fp32 3.00 GiB', 'bf16 2.00 GiB', '1.50x') in rows
     assert ('norm', 'enc fwd+bwd, 1 process', 'BN 8.00 s', 'SyncBN 7.50 s', '1.07x') in rows
     assert ('norm', 'enc fwd+bwd, gloo', 'BN 9.00 s', 'SyncBN 9.90 s', '0.91x') in rows
     assert ('memory', 'peak fp32, enc vs psp', '3.30 GiB', '3.00 GiB', '1.10x') in rows
+    assert ('loss', 'upsample + CE fwd+bwd vs checkpointed', '1.500 s', 'fused 0.100 s', '15.00x') in rows
+    assert ('loss', 'kept for backward vs plain', '600.0 MiB', 'fused 10.0 MiB', '60x') in rows
+    assert ('loss', 'enc train step fp32', 'checkpointed 12.00 s', 'fused 9.00 s', '1.33x') in rows
     assert rows[-1] == ('onnx', 'demo model latency', 'PyTorch 40.0 ms', 'onnxruntime 20.0 ms', '2.00x')
     assert rows[-2] == (
         'tta',
@@ -61,4 +72,4 @@ def test_rows_pair_each_variant_with_its_baseline():
         '2.00 s, 100.00% equal labels',
         '1.50x',
     )
-    assert len(rows) == 2 + 3 + 3 + 2 + 1 + 1 + 1
+    assert len(rows) == 2 + 3 + 3 + 4 + 2 + 1 + 1 + 1

@@ -5,6 +5,8 @@ The benchmarks (each prints its own detailed table first):
 - ``benchmark_ops.py``: the Encoding ops against MMSegmentation's broadcasting form, the fused
   SyncBN (+ activation) against ``nn.BatchNorm2d`` + activation;
 - ``benchmark_amp.py``: training step, prediction and peak memory in float32 and bfloat16;
+- ``benchmark_loss.py``: the decode heads' loss, the fused upsampled cross-entropy against
+  upsampling first (the loss alone, and a whole training step);
 - ``benchmark_norm.py``: a training step of the real models with segtools' SyncBN against
   ``nn.BatchNorm2d``, in one process and in two gloo processes;
 - ``benchmark_tta.py``: 6-scale x flip sliding-window evaluation, batched views against the
@@ -68,7 +70,12 @@ def onnx_latency(tmp: Path) -> dict | None:
 
 
 def summary_rows(
-    ops: dict, amp: list[dict], tta: list[dict], norm: list[dict] | None = None, onnx: dict | None = None
+    ops: dict,
+    amp: list[dict],
+    tta: list[dict],
+    norm: list[dict] | None = None,
+    onnx: dict | None = None,
+    loss: dict | None = None,
 ) -> list[tuple[str, str, str, str, str]]:
     """``(benchmark, case, baseline, segtools, ratio)`` rows; times in ms or s, memory in GiB."""
     rows = []
@@ -122,6 +129,41 @@ def summary_rows(
                 f'{ratio:.2f}x',
             )
         )
+    if loss is not None:
+        fused = loss['loss_path']['fused']
+        for baseline in ('checkpointed', 'plain'):
+            base = loss['loss_path'][baseline]
+            seconds = base['seconds'] / fused['seconds']
+            rows.append(
+                (
+                    'loss',
+                    f'upsample + CE fwd+bwd vs {baseline}',
+                    f'{base["seconds"]:.3f} s',
+                    f'fused {fused["seconds"]:.3f} s',
+                    f'{seconds:.2f}x',
+                )
+            )
+        plain = loss['loss_path']['plain']['saved_mib']
+        rows.append(
+            (
+                'loss',
+                'kept for backward vs plain',
+                f'{plain:.1f} MiB',
+                f'fused {fused["saved_mib"]:.1f} MiB',
+                f'{plain / fused["saved_mib"]:.0f}x',
+            )
+        )
+        for row in loss['train_step']:
+            name = Path(row['config']).stem
+            rows.append(
+                (
+                    'loss',
+                    f'{name} train step fp32',
+                    f'checkpointed {row["checkpointed"]:.2f} s',
+                    f'fused {row["fused"]:.2f} s',
+                    f'{row["speedup"]:.2f}x',
+                )
+            )
     for row in norm or []:
         name = Path(row['config']).stem
         single = row['single']
@@ -184,12 +226,14 @@ def main(argv: list[str] | None = None) -> int:
         ops = run('benchmark_ops.py', ['--quick', '--repeats', '2'] if args.quick else [], tmp / 'ops.json')
         amp_args = [DEMO_CONFIG, '--batch', '1', '--steps', '1'] if args.quick else []
         amp = run('benchmark_amp.py', amp_args, tmp / 'amp.json')
+        loss_args = [DEMO_CONFIG, '--batch', '1', '--steps', '1', '--size', '128'] if args.quick else []
+        loss = run('benchmark_loss.py', loss_args, tmp / 'loss.json')
         tta_args = ['--crop', '96', '--window-batch', '4', '--repeats', '1'] if args.quick else ['--crop', '128']
         norm_args = [DEMO_CONFIG, '--steps', '1'] if args.quick else []
         norm = run('benchmark_norm.py', norm_args, tmp / 'norm.json')
         tta = run('benchmark_tta.py', tta_args, tmp / 'tta.json')
         onnx = onnx_latency(tmp)
-    rows = summary_rows(ops, amp, tta, norm, onnx)
+    rows = summary_rows(ops, amp, tta, norm, onnx, loss)
     print('\nSummary (ratios measured in this run; > 1: segtools faster or smaller)\n')
     print('| benchmark | case | baseline | segtools | ratio |')
     print('|---|---|---|---|---|')

@@ -9,10 +9,11 @@ from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from segtools.ops import has_upsampled_cross_entropy_kernel
 from segtools.registry import MODELS, TASK_UTILS
 from segtools.structures import SampleList
 
-from ..losses.accuracy import accuracy
+from ..losses.accuracy import accuracy, label_accuracy
 from ..losses.cross_entropy_loss import CrossEntropyLoss
 from ..losses.se_loss import SELoss, class_presence
 from ..utils import resize
@@ -212,13 +213,16 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     def loss_by_feat(self, seg_logits: torch.Tensor, batch_data_samples: SampleList) -> dict:
         """Upsamples the logits to the label size and applies every loss.
 
-        The full-resolution logits (and their log-probabilities) are not kept for the
-        backward pass: the upsampling and the losses run under activation checkpointing
-        and are recomputed from the low-resolution logits when the gradient is needed.
-        They are the largest tensors of a training step (``N x K x H x W``: 300 MiB per
-        head for 2 x 150 classes x 512 x 512), so this lowers the peak memory by about
-        twice that per head for one more upsampling and loss evaluation; the losses and
-        gradients are unchanged.
+        The full-resolution logits (``N x K x H x W``: 300 MiB per head for 2 x 150 classes x
+        512 x 512, the largest tensors of a training step) are not kept for the backward pass:
+
+        - softmax cross-entropy losses (``CrossEntropyLoss``, the common case) without a pixel
+          sampler run on the low-resolution logits through the fused upsampled cross-entropy
+          (:func:`segtools.ops.upsampled_cross_entropy`; CPU), which never stores them;
+        - otherwise the upsampling and the losses run under activation checkpointing and are
+          recomputed from the low-resolution logits when the gradient is needed.
+
+        Losses, gradients and the accuracy are those of upsampling first either way.
 
         Args:
             seg_logits: Logits, shape ``(N, out_channels, H', W')``.
@@ -228,12 +232,34 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
             ``{loss_name: loss, ..., 'acc_seg': accuracy in percent}``.
         """
         seg_label = self._stack_batch_gt(batch_data_samples)
+        if self._fuses_upsampling(seg_logits):
+            return self._upsampled_losses(seg_logits, seg_label.squeeze(1).long())
         if torch.is_grad_enabled() and seg_logits.requires_grad:
             return checkpoint(self._full_resolution_losses, seg_logits, seg_label, use_reentrant=False)
         return self._full_resolution_losses(seg_logits, seg_label)
 
+    def _fuses_upsampling(self, seg_logits: torch.Tensor) -> bool:
+        """Whether every loss is a softmax ``CrossEntropyLoss`` the fused kernel computes."""
+        return (
+            self.sampler is None
+            and self.out_channels > 1
+            and all(type(loss) is CrossEntropyLoss and not loss.use_sigmoid for loss in self.loss_decode)
+            and has_upsampled_cross_entropy_kernel(seg_logits.device)
+        )
+
+    def _upsampled_losses(self, seg_logits: torch.Tensor, seg_label: torch.Tensor) -> dict:
+        """:meth:`loss_by_feat` through ``CrossEntropyLoss.forward_upsampled``; labels ``(N, H, W)``."""
+        losses: dict[str, torch.Tensor] = {}
+        for loss_module in self.loss_decode:
+            value, pred = loss_module.forward_upsampled(
+                seg_logits, seg_label, align_corners=self.align_corners, ignore_index=self.ignore_index
+            )
+            losses[loss_module.loss_name] = losses.get(loss_module.loss_name, 0) + value
+        losses['acc_seg'] = label_accuracy(pred, seg_label, ignore_index=self.ignore_index)
+        return losses
+
     def _full_resolution_losses(self, seg_logits: torch.Tensor, seg_label: torch.Tensor) -> dict:
-        """:meth:`loss_by_feat` on the stacked labels ``(N, 1, H, W)``."""
+        """:meth:`loss_by_feat` on the stacked labels ``(N, 1, H, W)``, upsampling first."""
         seg_logits = resize(seg_logits, seg_label.shape[2:], align_corners=self.align_corners)
         # Only with a sampler: losses without per-pixel weights (Dice, Lovasz) refuse any weight.
         weight = {} if self.sampler is None else {'weight': self.sampler.sample(seg_logits, seg_label)}

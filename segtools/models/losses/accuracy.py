@@ -43,3 +43,17 @@ def accuracy(
     hits = (ranked == target.unsqueeze(1)) & valid.unsqueeze(1)
     results = tuple(hits[:, :k].sum().to(torch.float32) * (100.0 / num_valid) for k in ks)
     return results[0] if isinstance(topk, int) else results
+
+
+@torch.no_grad()
+def label_accuracy(pred: torch.Tensor, target: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+    """Percentage of valid elements whose predicted label equals the target: :func:`accuracy`
+    with ``topk=1`` for predictions given as labels (``(N, *)``, like ``target``)."""
+    if pred.shape != target.shape:
+        raise ValueError(
+            f'label_accuracy: pred and target must have the same shape, got {tuple(pred.shape)} and '
+            f'{tuple(target.shape)}'
+        )
+    valid = target != ignore_index
+    hits = ((pred == target) & valid).sum().to(torch.float32)
+    return hits * (100.0 / valid.sum().clamp(min=1).to(torch.float32))

@@ -7,7 +7,7 @@ import torch
 from segtools.registry import MODELS
 
 from .base_loss import BaseLoss
-from .functional import binary_cross_entropy, cross_entropy
+from .functional import binary_cross_entropy, cross_entropy, upsampled_cross_entropy
 from .utils import check_reduction, parse_class_weight
 
 
@@ -96,6 +96,52 @@ class CrossEntropyLoss(BaseLoss):
             avg_factor=avg_factor,
         )
         return self.loss_weight * loss
+
+    def forward_upsampled(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        *,
+        align_corners: bool,
+        weight: torch.Tensor | None = None,
+        avg_factor: torch.Tensor | float | None = None,
+        reduction_override: str | None = None,
+        ignore_index: int = 255,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` on the logits bilinearly resized to ``target``'s size, without storing them.
+
+        What a decode head computes as ``self(resize(logits, target.shape[-2:]), target)``,
+        through :func:`segtools.ops.upsampled_cross_entropy` (softmax only).
+
+        Args:
+            logits: Low-resolution logits, shape ``(N, C, h, w)``.
+            target: Class indices, shape ``(N, H, W)``.
+            align_corners: ``align_corners`` of the resize.
+            weight, avg_factor, reduction_override, ignore_index: As in :meth:`forward`.
+
+        Returns:
+            ``loss_weight`` times the loss, and the argmax of the resized logits ``(N, H, W)``.
+
+        Raises:
+            ValueError: With ``use_sigmoid=True``.
+        """
+        if self.use_sigmoid:
+            raise ValueError(f'{type(self).__name__}.forward_upsampled: only the softmax form, not use_sigmoid=True')
+        reduction = self.reduction
+        if reduction_override is not None:
+            reduction = check_reduction(type(self).__name__, reduction_override)
+        loss, pred = upsampled_cross_entropy(
+            logits,
+            target,
+            align_corners=align_corners,
+            class_weight=self.class_weight,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            avg_non_ignore=self.avg_non_ignore,
+            avg_factor=avg_factor,
+        )
+        return self.loss_weight * loss, pred
 
     def extra_repr(self) -> str:
         return (

@@ -11,6 +11,8 @@ EncNet's SE loss and its target in ``se_loss.py``.
 import torch
 import torch.nn.functional as F
 
+from segtools import ops as segtools_ops
+
 # Keeps a mean over zero valid elements at 0 instead of 0/0 (a crop that is all ignore label).
 EPS = torch.finfo(torch.float32).eps
 
@@ -126,9 +128,66 @@ def cross_entropy(
     if class_weight is not None:
         class_weight = class_weight.to(pred)
     loss = F.cross_entropy(pred, target, weight=class_weight, reduction='none', ignore_index=ignore_index)
+    return _reduce_cross_entropy(
+        loss, target, class_weight, weight, ignore_index, reduction, avg_non_ignore, avg_factor
+    )
+
+
+def upsampled_cross_entropy(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    align_corners: bool = False,
+    class_weight: torch.Tensor | None = None,
+    weight: torch.Tensor | None = None,
+    ignore_index: int = 255,
+    reduction: str = 'mean',
+    avg_non_ignore: bool = False,
+    avg_factor: torch.Tensor | float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`cross_entropy` of the logits bilinearly resized to the labels' size, and their argmax.
+
+    Equal to ``cross_entropy(F.interpolate(logits, target.shape[-2:], mode='bilinear',
+    align_corners=align_corners), target, ...)``, computed by :func:`segtools.ops.upsampled_cross_entropy`,
+    which does not store the resized logits (on the CPU with the compiled extension).
+
+    Args:
+        logits: Low-resolution logits, shape ``(N, C, h, w)``.
+        target: Class indices, shape ``(N, H, W)``.
+        align_corners: ``align_corners`` of the resize.
+        class_weight, weight, ignore_index, reduction, avg_non_ignore, avg_factor: As in
+            :func:`cross_entropy` (``weight`` has the shape of ``target``).
+
+    Returns:
+        The loss (a scalar unless ``reduction='none'``) and the argmax of the resized logits,
+        ``(N, H, W)`` int64.
+    """
+    check_class_weight(class_weight, logits.shape[1])
+    loss, pred = segtools_ops.upsampled_cross_entropy(
+        logits, target, align_corners=align_corners, class_weight=class_weight, ignore_index=ignore_index
+    )
+    if class_weight is not None:
+        class_weight = class_weight.to(loss)
+    loss = _reduce_cross_entropy(
+        loss, target, class_weight, weight, ignore_index, reduction, avg_non_ignore, avg_factor
+    )
+    return loss, pred
+
+
+def _reduce_cross_entropy(
+    loss: torch.Tensor,
+    target: torch.Tensor,
+    class_weight: torch.Tensor | None,
+    weight: torch.Tensor | None,
+    ignore_index: int,
+    reduction: str,
+    avg_non_ignore: bool,
+    avg_factor: torch.Tensor | float | None,
+) -> torch.Tensor:
+    """Per-element weights and :func:`cross_entropy`'s reduction of its element-wise losses."""
     loss = _apply_weight(loss, weight)
     if avg_factor is None and reduction == 'mean' and avg_non_ignore:
-        avg_factor = _valid_weight_sum(target, class_weight, ignore_index, pred.dtype)
+        avg_factor = _valid_weight_sum(target, class_weight, ignore_index, loss.dtype)
     return reduce_loss(loss, reduction, avg_factor)
 
 

@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from segtools.ops import reference_ops
+
 from .conftest import NUM_CLASSES
 from .test_heads_contract import HEADS, MINIMAL
 
@@ -92,15 +94,36 @@ def test_resize_concat_and_multiple_select(feats, build_head):
     assert select.input_transform == 'multiple_select' and select(feats).shape == (2, NUM_CLASSES, 16, 16)
 
 
-@pytest.mark.parametrize('sampler', [None, dict(type='OHEMPixelSampler', thresh=0.7, min_kept=16)])
-def test_full_resolution_losses_are_recomputed_not_kept(sampler, feats, build_head, make_samples):
-    """Checkpointed upsampling + losses: same losses and gradients, no full-resolution tensor saved."""
+OHEM = dict(type='OHEMPixelSampler', thresh=0.7, min_kept=16)
+CE = dict(type='CrossEntropyLoss')
+# Head options -> whether the losses run through the fused upsampled cross-entropy (else the
+# checkpointed upsample-then-loss path).
+LOSS_PATHS = {
+    'fused': (dict(), True),
+    'fused, class weights, avg_non_ignore': (
+        dict(loss_decode=dict(CE, class_weight=[0.5, 1.0, 2.0], avg_non_ignore=True)),
+        True,
+    ),
+    'fused, two losses, align_corners': (
+        dict(loss_decode=[CE, dict(CE, loss_weight=0.4, loss_name='loss_two')], align_corners=True),
+        True,
+    ),
+    'checkpointed, sampler': (dict(sampler=OHEM), False),
+    'checkpointed, Dice': (dict(loss_decode=[CE, dict(type='DiceLoss', loss_weight=0.5)]), False),
+}
+
+
+@pytest.mark.parametrize('path', LOSS_PATHS)
+def test_full_resolution_logits_are_not_kept(path, feats, build_head, make_samples):
+    """Fused or checkpointed: the losses and gradients of upsampling first, no full-resolution tensor saved."""
+    options, fused = LOSS_PATHS[path]
     cfg, _ = MINIMAL['FCNHead']
-    head = build_head(dict(cfg, type='FCNHead', dropout_ratio=0.0, sampler=sampler)).double()
+    head = build_head(dict(cfg, type='FCNHead', dropout_ratio=0.0, **options)).double()
     samples = make_samples(h=64, w=64)  # 8x the logits' 8x8 size
     inputs = [f.double().requires_grad_() for f in feats]
+    assert head._fuses_upsampling(head.forward(inputs)) is fused
 
-    def run(checkpointed: bool):
+    def run(upsample_first: bool):
         saved = []
 
         def pack(tensor):
@@ -109,21 +132,45 @@ def test_full_resolution_losses_are_recomputed_not_kept(sampler, feats, build_he
 
         head.zero_grad()
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            if checkpointed:
-                losses = head.loss(inputs, samples, {})
-            else:
+            if upsample_first:
                 logits = head.forward(inputs)
                 losses = head._full_resolution_losses(logits, head._stack_batch_gt(samples))
-        losses['loss_ce'].backward()
+            else:
+                losses = head.loss(inputs, samples, {})
+        sum(value for name, value in losses.items() if name.startswith('loss')).backward()
         grads = [p.grad.clone() for p in head.parameters() if p.grad is not None]
         return losses, grads, max(saved)
 
-    losses, grads, largest = run(checkpointed=True)
-    plain_losses, plain_grads, plain_largest = run(checkpointed=False)
+    losses, grads, largest = run(upsample_first=False)
+    plain_losses, plain_grads, plain_largest = run(upsample_first=True)
     assert losses.keys() == plain_losses.keys()
     for key in losses:
-        torch.testing.assert_close(losses[key].detach(), plain_losses[key].detach(), rtol=0, atol=0)
+        torch.testing.assert_close(losses[key].detach(), plain_losses[key].detach(), rtol=1e-12, atol=1e-12)
     for grad, plain_grad in zip(grads, plain_grads, strict=True):
         torch.testing.assert_close(grad, plain_grad, rtol=1e-12, atol=1e-12)
     full = 2 * NUM_CLASSES * 64 * 64
     assert plain_largest >= full > largest
+
+
+def test_fused_losses_under_bfloat16_autocast(feats, build_head, make_samples):
+    """bf16 logits: the fused loss is computed in float32 and matches upsampling first in float32."""
+    cfg, _ = MINIMAL['FCNHead']
+    head = build_head(dict(cfg, type='FCNHead', dropout_ratio=0.0))
+    samples = make_samples(h=64, w=64)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = head.forward(feats)
+        assert logits.dtype == torch.bfloat16 and head._fuses_upsampling(logits)
+        losses = head.loss_by_feat(logits, samples)
+    plain = head._full_resolution_losses(logits.float(), head._stack_batch_gt(samples))
+    assert losses['loss_ce'].dtype == torch.float32
+    torch.testing.assert_close(losses['loss_ce'], plain['loss_ce'])
+    torch.testing.assert_close(losses['acc_seg'], plain['acc_seg'])
+
+
+def test_without_the_kernel_the_losses_are_checkpointed(feats, build_head, make_samples):
+    cfg, _ = MINIMAL['FCNHead']
+    head = build_head(dict(cfg, type='FCNHead'))
+    with reference_ops():
+        assert not head._fuses_upsampling(head.forward(feats))
+        losses = head.loss(feats, make_samples(h=64, w=64), {})
+    assert losses['loss_ce'].grad_fn is not None

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from segtools.models.losses.accuracy import accuracy
+from segtools.models.losses.accuracy import accuracy, label_accuracy
 
 IGNORE = 255
 
@@ -80,3 +80,14 @@ def test_shape_mismatch():
         accuracy(pred, target[:, :2])
     with pytest.raises(ValueError, match='topk=1'):
         accuracy(pred[:, :1], target, topk=2)
+
+
+def test_label_accuracy_equals_top1_accuracy_of_the_scores():
+    generator = torch.Generator().manual_seed(5)
+    scores = torch.randn(2, 6, 7, 9, generator=generator)
+    target = torch.randint(0, 6, (2, 7, 9), generator=generator)
+    target[0, :3] = 255
+    torch.testing.assert_close(label_accuracy(scores.argmax(1), target), accuracy(scores, target))
+    assert label_accuracy(target, torch.full_like(target, 255)) == 0
+    with pytest.raises(ValueError, match='same shape'):
+        label_accuracy(target[0], target)

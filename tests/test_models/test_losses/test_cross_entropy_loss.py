@@ -266,3 +266,36 @@ def test_one_entry_sigmoid_class_weight_names_mmsegs_pos_weight():
     pred, target = make_batch(num_classes=2)
     with pytest.raises(ValueError, match='pos_weight'):
         CrossEntropyLoss(use_sigmoid=True, class_weight=[2.0])(pred[:, :1], target)
+
+
+@pytest.mark.parametrize(
+    'options',
+    [
+        dict(),
+        dict(class_weight=CLASS_WEIGHT, avg_non_ignore=True, loss_weight=0.7),
+        dict(reduction='sum'),
+    ],
+)
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_forward_upsampled_equals_forward_on_resized_logits(options, align_corners):
+    pred, target = make_batch()
+    labels = torch.randint(0, 4, (2, 12, 20), generator=torch.Generator().manual_seed(3))
+    labels[0, :2] = IGNORE
+    loss_fn = CrossEntropyLoss(**options)
+    weight = torch.rand(labels.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    low = pred.clone().requires_grad_()
+    loss, argmax = loss_fn.forward_upsampled(low, labels, align_corners=align_corners, weight=weight)
+    loss.backward()
+    resized_in = pred.clone().requires_grad_()
+    resized = F.interpolate(resized_in, (12, 20), mode='bilinear', align_corners=align_corners)
+    expected = loss_fn(resized, labels, weight=weight)
+    expected.backward()
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(low.grad, resized_in.grad, rtol=1e-12, atol=1e-12)
+    assert torch.equal(argmax, resized.argmax(1))
+
+
+def test_forward_upsampled_refuses_the_sigmoid_form():
+    pred, target = make_batch()
+    with pytest.raises(ValueError, match='only the softmax form'):
+        CrossEntropyLoss(use_sigmoid=True).forward_upsampled(pred, target, align_corners=False)
