@@ -16,7 +16,7 @@ and prints ``<image>: <H>x<W>, classes: name (share%), ...``. For a classificati
 (``ImageClassifier``) it prints ``<image>: name (probability%), ...`` with the ``--topk`` most
 likely classes and writes them all to ``<out-dir>/predictions.json``. The last two positionals are
 CONFIG and CHECKPOINT; put ``--cfg-options`` after them (it takes every following word).
-The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
+The checkpoint is loaded weights-only (see :mod:`segtools.weights.loading`).
 
 CHECKPOINT may also be a ``.onnx`` file from ``tools/deployment/pytorch2onnx.py``: onnxruntime
 (CPU; ``pip install -r requirements/deploy.txt``) then runs the network instead of PyTorch,

@@ -8,7 +8,7 @@ Usage::
 
 The evaluator (``IoUMetric``) logs the per-class IoU/Acc table and aAcc, mIoU and mAcc; the
 test loop shows a progress bar (one log line per ``default_hooks.logger.interval`` batches).
-The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
+The checkpoint is loaded weights-only (see :mod:`segtools.weights.loading`).
 ``tools/dist_test.sh CONFIG CHECKPOINT GPUS`` runs it under ``torchrun``.
 """
 
@@ -20,15 +20,14 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from segtools.errors import CheckpointNotFoundError, ConfigError
-from segtools.models import model_store
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
-from segtools.utils.checkpoint import setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
 from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.run_hooks import register_run_hooks
+from segtools.weights import get_entry, setup_safe_checkpointing
 
 STORE_PREFIX = 'segtools://'
 
@@ -96,7 +95,7 @@ def check_checkpoint(checkpoint: str) -> None:
     """
     if checkpoint.startswith(STORE_PREFIX):
         try:
-            model_store.get_entry(checkpoint[len(STORE_PREFIX) :])
+            get_entry(checkpoint[len(STORE_PREFIX) :])
         except KeyError as err:
             raise CheckpointNotFoundError(f'checkpoint {checkpoint!r}: {err.args[0]}') from None
     elif '://' not in checkpoint and not osp.isfile(checkpoint):

@@ -8,8 +8,8 @@ Usage::
 
 ``tools/dist_train.sh CONFIG GPUS`` runs it under ``torchrun`` with ``--launcher pytorch``.
 Checkpoints are loaded with ``torch.load(weights_only=True)`` and an explicit allow-list and
-written atomically (see :mod:`segtools.utils.checkpoint`); they must fit the model unless
-``--allow-partial-load``. With ``--seed N --deterministic`` the same command repeats exactly, and
+written atomically (see :mod:`segtools.weights.loading`, :mod:`segtools.weights.saving`); they must fit
+the model unless ``--allow-partial-load``. With ``--seed N --deterministic`` the same command repeats exactly, and
 ``--resume auto`` after a kill continues the same run (see README, "Reproducibility").
 """
 
@@ -26,13 +26,13 @@ from segtools.engine.optimizers import bf16_wrapper_cfg
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
-from segtools.utils.checkpoint import ATOMIC_BACKEND, setup_safe_checkpointing
 from segtools.utils.cli import add_debug_argument, run_tool
 from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.launch import prepare_cpu_distributed, shutdown_distributed
 from segtools.utils.resume import find_resumable_checkpoint, remove_stale_temporary_files
 from segtools.utils.run_hooks import register_run_hooks
+from segtools.weights import ATOMIC_BACKEND, setup_safe_checkpointing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

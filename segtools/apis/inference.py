@@ -3,7 +3,7 @@
 The names and semantics follow mmseg's ``mmseg.apis`` (``init_model``, ``inference_model``,
 ``show_result_pyplot`` as :func:`show_result`), with these differences:
 
-* checkpoints are loaded weights-only (:func:`segtools.utils.checkpoint.load_from_local_safe`):
+* checkpoints are loaded weights-only (:func:`segtools.weights.loading.load_from_local_safe`):
   a file that would run code when unpickled is refused with ``UnsafeCheckpointError``;
 * ``dataset_meta`` comes from the checkpoint or the config's test dataset, and a class count
   that disagrees with the decode head raises instead of falling back to Cityscapes;
@@ -42,8 +42,8 @@ from segtools.errors import SegtoolsError
 from segtools.registry import MODELS
 from segtools.structures import SegDataSample
 from segtools.utils import register_all_modules
-from segtools.utils.checkpoint import AtomicLocalBackend
 from segtools.utils.config_compat import load_config
+from segtools.utils.fileio import atomic_write_bytes
 from segtools.visualization import SegLocalVisualizer, save_palette_png
 
 from .model_loading import load_weights, resolve_dataset_meta, revert_sync_batchnorm
@@ -132,7 +132,7 @@ def init_model(
 
     Raises:
         FileNotFoundError: The config or checkpoint does not exist.
-        segtools.utils.checkpoint.UnsafeCheckpointError: The checkpoint would run code when loaded.
+        segtools.weights.loading.UnsafeCheckpointError: The checkpoint would run code when loaded.
         ValueError: The checkpoint does not fit the model, or the class names do not match
             the decode head's ``num_classes``.
     """
@@ -264,7 +264,7 @@ def _write_image(image: np.ndarray, out_file: str | os.PathLike) -> None:
     ok, encoded = cv2.imencode(extension, np.ascontiguousarray(image[..., ::-1]))
     if not ok:
         raise ValueError(f'cannot encode an image as {extension!r} for {out_file}')
-    AtomicLocalBackend().put(encoded.tobytes(), out_file)
+    atomic_write_bytes(out_file, encoded.tobytes())
 
 
 def show_result(

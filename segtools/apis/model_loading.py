@@ -16,12 +16,12 @@ from mmengine.runner import CheckpointLoader
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from segtools.datasets.base_seg_dataset import generate_palette
 from segtools.errors import ConfigError
-from segtools.models.converters import unwrap_state_dict
+from segtools.palettes import generate_palette
 from segtools.registry import DATASETS
-from segtools.utils.checkpoint import load_from_local_safe, setup_safe_checkpointing
 from segtools.utils.state_dict_check import CheckpointMismatchError, compare_state_dict, convert_foreign_layout
+from segtools.weights import load_from_local_safe, setup_safe_checkpointing
+from segtools.weights.converters import unwrap_state_dict
 
 # Key prefixes a checkpoint may lack: auxiliary heads only train, inference never runs them.
 OPTIONAL_PREFIXES = ('auxiliary_head.',)
@@ -73,7 +73,7 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
 
     The weights are ``checkpoint['state_dict']`` (or ``['model']``), or the whole file when it
     is a bare state dict; a ``module.`` prefix (DDP) is stripped
-    (:func:`segtools.models.converters.unwrap_state_dict`). Shapes must match and every key the model
+    (:func:`segtools.weights.converters.unwrap_state_dict`). Shapes must match and every key the model
     has must be present, except those of auxiliary heads (a warning names them). Keys the
     model does not have are named in a warning. A checkpoint in MMSegmentation 1.x's layout is
     renamed to the model's keys when that makes it fit (one log line says so; see
@@ -89,14 +89,14 @@ def load_weights(model: nn.Module, checkpoint: str, config_name: str) -> dict:
 
     Raises:
         FileNotFoundError: No such file.
-        segtools.utils.checkpoint.UnsafeCheckpointError: The file needs code to unpickle.
+        segtools.weights.loading.UnsafeCheckpointError: The file needs code to unpickle.
         ValueError: Not a state dict.
         segtools.utils.state_dict_check.CheckpointMismatchError: Shapes that differ or weights the
             model needs are missing (named).
     """
     if '://' in str(checkpoint):
         # segtools://NAME, http(s)://... and mmengine's names: downloaded into the cache,
-        # hash-checked, then loaded weights-only (segtools.utils.checkpoint.register_safe_loaders).
+        # hash-checked, then loaded weights-only (segtools.weights.registration).
         setup_safe_checkpointing()
         loaded = CheckpointLoader.load_checkpoint(str(checkpoint), map_location='cpu')
     else:

@@ -3,10 +3,10 @@
 import os.path as osp
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 from mmengine import fileio
 from mmengine.dataset import BaseDataset
 
+from segtools.constants import IGNORE_INDEX
 from segtools.datasets.validation import (
     DatasetError,
     DatasetNotFoundError,
@@ -16,21 +16,8 @@ from segtools.datasets.validation import (
     sample_indices,
     validate_seg_sample,
 )
+from segtools.palettes import generate_palette
 from segtools.registry import DATASETS
-
-
-def generate_palette(num_classes: int, seed: int = 42) -> list[list[int]]:
-    """A deterministic random palette, drawn from a private generator (the global RNG is untouched).
-
-    Args:
-        num_classes: Number of colours.
-        seed: Generator seed; 42 as in mmseg so palettes are stable across runs.
-
-    Returns:
-        ``num_classes`` ``[r, g, b]`` lists.
-    """
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=(num_classes, 3)).tolist()
 
 
 @DATASETS.register_module()
@@ -92,7 +79,7 @@ class BaseSegDataset(BaseDataset):
         test_mode: bool = False,
         lazy_init: bool = False,
         max_refetch: int = 1000,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         reduce_zero_label: bool = False,
         backend_args: dict | None = None,
         validate: bool | dict = True,
@@ -132,7 +119,9 @@ class BaseSegDataset(BaseDataset):
             self.full_init()
 
     @classmethod
-    def get_label_map(cls, new_classes: Sequence[str] | None, ignore_index: int = 255) -> dict[int, int] | None:
+    def get_label_map(
+        cls, new_classes: Sequence[str] | None, ignore_index: int = IGNORE_INDEX
+    ) -> dict[int, int] | None:
         """Map ids of ``METAINFO['classes']`` to ids in the subset ``new_classes``.
 
         Args:

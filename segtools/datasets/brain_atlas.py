@@ -1,6 +1,7 @@
 """The bundled brain-MRI dataset: Colin27 T1 slices labelled with the grouped AAL atlas."""
 
 from segtools.datasets.base_seg_dataset import BaseSegDataset
+from segtools.palettes import BRAIN_ATLAS_CLASSES, BRAIN_ATLAS_PALETTE
 from segtools.registry import DATASETS
 
 
@@ -33,36 +34,7 @@ class BrainAtlasDataset(BaseSegDataset):
             ``pipeline``, ``test_mode``, ``metainfo``, ``ignore_index``, ...).
     """
 
-    METAINFO = dict(
-        classes=(
-            'background',
-            'frontal',
-            'parietal',
-            'temporal',
-            'occipital',
-            'insula',
-            'cingulate',
-            'hippocampus_amygdala',
-            'basal_ganglia',
-            'thalamus',
-            'cerebellum',
-            'vermis',
-        ),
-        palette=[
-            [0, 0, 0],
-            [230, 25, 75],
-            [60, 180, 75],
-            [255, 225, 25],
-            [0, 130, 200],
-            [245, 130, 48],
-            [145, 30, 180],
-            [70, 240, 240],
-            [240, 50, 230],
-            [210, 245, 60],
-            [250, 190, 212],
-            [0, 128, 128],
-        ],
-    )
+    METAINFO = dict(classes=BRAIN_ATLAS_CLASSES, palette=BRAIN_ATLAS_PALETTE)
 
     LAYOUT = (
         'data/brain_atlas/\n'

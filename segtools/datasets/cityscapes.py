@@ -1,17 +1,8 @@
 """Cityscapes fine annotations, 19 evaluation classes (trainIds)."""
 
 from segtools.datasets.base_seg_dataset import BaseSegDataset
+from segtools.palettes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from segtools.registry import DATASETS
-
-CITYSCAPES_CLASSES = (
-    'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation',
-    'terrain', 'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle',
-)  # fmt: skip
-CITYSCAPES_PALETTE = [
-    [128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156], [190, 153, 153], [153, 153, 153],
-    [250, 170, 30], [220, 220, 0], [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60],
-    [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100], [0, 0, 230], [119, 11, 32],
-]  # fmt: skip
 
 
 @DATASETS.register_module()

@@ -1,6 +1,7 @@
 """COCO-Stuff 164k, 171 classes (80 things + 91 stuff)."""
 
-from segtools.datasets.base_seg_dataset import BaseSegDataset, generate_palette
+from segtools.datasets.base_seg_dataset import BaseSegDataset
+from segtools.palettes import generate_palette
 from segtools.registry import DATASETS
 
 COCO_STUFF_CLASSES = (

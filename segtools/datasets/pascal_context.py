@@ -1,6 +1,7 @@
 """Pascal Context, 60 classes (59 object/stuff classes plus background)."""
 
-from segtools.datasets.base_seg_dataset import BaseSegDataset, generate_palette
+from segtools.datasets.base_seg_dataset import BaseSegDataset
+from segtools.palettes import generate_palette
 from segtools.registry import DATASETS
 
 PASCAL_CONTEXT59_CLASSES = (

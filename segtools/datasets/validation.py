@@ -25,6 +25,7 @@ from mmcv.image.io import imread_flags
 from mmengine import fileio
 from PIL import Image
 
+from segtools.constants import IGNORE_INDEX
 from segtools.errors import SegtoolsError
 
 # How many offending values / file names an error message lists before it says "...".
@@ -306,7 +307,7 @@ def check_same_size(img_shape: Sequence[int], mask_shape: Sequence[int], img_pat
 
 
 def map_labels(
-    label: np.ndarray, label_map: Mapping[int, int] | None, reduce_zero_label: bool, ignore_index: int = 255
+    label: np.ndarray, label_map: Mapping[int, int] | None, reduce_zero_label: bool, ignore_index: int = IGNORE_INDEX
 ) -> np.ndarray:
     """Apply ``reduce_zero_label`` then ``label_map``, as the loading transform does (mmseg 1.x order).
 

@@ -2,36 +2,8 @@
 
 from segtools.datasets.base_seg_dataset import BaseSegDataset
 from segtools.datasets.validation import DatasetError, layout_hint
+from segtools.palettes import VOC_CLASSES, VOC_PALETTE
 from segtools.registry import DATASETS
-
-VOC_CLASSES = (
-    'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-    'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor',
-)  # fmt: skip
-
-
-def voc_palette(num_colors: int = 256) -> list[list[int]]:
-    """The VOC colour map: the bits of the class id are spread over the high bits of R, G and B.
-
-    Bit ``3k + c`` of the id (c = 0 for R, 1 for G, 2 for B) becomes bit ``7 - k`` of
-    channel ``c``; e.g. id 1 -> (128, 0, 0), id 2 -> (0, 128, 0), id 15 -> (192, 128, 128).
-
-    Args:
-        num_colors: How many ids to colour.
-
-    Returns:
-        ``num_colors`` ``[r, g, b]`` lists.
-    """
-    palette = []
-    for class_id in range(num_colors):
-        rgb = [0, 0, 0]
-        value = class_id
-        for shift in range(7, -1, -1):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << shift
-            value >>= 3
-        palette.append(rgb)
-    return palette
 
 
 @DATASETS.register_module()
@@ -51,7 +23,7 @@ class PascalVOCDataset(BaseSegDataset):
         **kwargs: Forwarded to :class:`BaseSegDataset`.
     """
 
-    METAINFO = dict(classes=VOC_CLASSES, palette=voc_palette(len(VOC_CLASSES)))
+    METAINFO = dict(classes=VOC_CLASSES, palette=VOC_PALETTE)
     LAYOUT = """\
 <data_root>/  (VOCdevkit/VOC2012)
     JPEGImages/*.jpg

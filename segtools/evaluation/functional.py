@@ -9,6 +9,8 @@ the samples were split across processes. The per-class functions return NaN wher
 
 import torch
 
+from segtools.constants import IGNORE_INDEX
+
 __all__ = [
     'confusion_matrix',
     'pixel_accuracy',
@@ -30,7 +32,7 @@ def _describe_values(values: torch.Tensor, limit: int = 10) -> str:
 
 
 def confusion_matrix(
-    pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int = 255
+    pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX
 ) -> torch.Tensor:
     """Count (ground truth, prediction) pairs with one ``torch.bincount`` on the inputs' device.
 

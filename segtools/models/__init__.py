@@ -1,4 +1,11 @@
-"""Models of segtools; importing this package registers them in ``MODELS``."""
+"""Models of segtools; importing this package registers them in ``MODELS``.
+
+It also imports :mod:`segtools.weights`, which registers the weights-only checkpoint loaders and
+``segtools://`` with mmengine, so a Runner that imports segtools' models (``default_scope='segtools'``,
+``custom_imports``) loads ``init_cfg`` Pretrained, ``load_from`` and ``resume`` checkpoints weights-only.
+"""
+
+import segtools.weights  # noqa: F401  (registers segtools:// and the weights-only checkpoint loaders)
 
 from . import (  # noqa: F401  (registration)
     backbones,
@@ -7,7 +14,6 @@ from . import (  # noqa: F401  (registration)
     decode_heads,
     layers,
     losses,
-    model_store,  # noqa: F401  (registers segtools:// and the weights-only checkpoint loaders)
     necks,
     samplers,
     segmentors,

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 from mmengine.structures import PixelData
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import MODELS
 from segtools.structures import SampleList, SegDataSample
 
@@ -81,7 +82,7 @@ class SegDataPreProcessor(BaseDataPreprocessor):
         size: int | Sequence[int] | None = None,
         size_divisor: int | Sequence[int] | None = None,
         pad_val: float = 0,
-        seg_pad_val: int = 255,
+        seg_pad_val: int = IGNORE_INDEX,
         bgr_to_rgb: bool = False,
         rgb_to_bgr: bool = False,
         batch_augments: Sequence[BatchAugment | dict] | None = None,

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
+from segtools.constants import IGNORE_INDEX
+
 from ._ext import get_ext
 from ._utils import check_tensor, float32_under_autocast
 
@@ -35,7 +37,7 @@ def upsampled_cross_entropy_reference(
     *,
     align_corners: bool = False,
     class_weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain PyTorch: upsample, then per-pixel cross-entropy and argmax (memory ``N*K*H*W``).
 
@@ -89,7 +91,7 @@ def upsampled_cross_entropy(
     *,
     align_corners: bool = False,
     class_weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel cross-entropy and argmax of the logits bilinearly resized to the labels' size.
 

@@ -2,15 +2,19 @@
 
 from mmengine.hooks import Hook
 
-from segtools.engine.hooks import BufferBroadcastHook, NumClassCheckHook, RandomStateHook, StrictLoadHook
-
-from .checkpoint import PlainCheckpointStateHook
+from segtools.engine.hooks import (
+    BufferBroadcastHook,
+    NumClassCheckHook,
+    PlainCheckpointStateHook,
+    RandomStateHook,
+    StrictLoadHook,
+)
 
 
 def register_run_hooks(runner, allow_partial_load: bool = False) -> list[Hook]:
     """Registers the safety hooks on ``runner`` (each once, also if the config already lists it).
 
-    - :class:`~segtools.utils.checkpoint.PlainCheckpointStateHook`: checkpoints hold plain data
+    - :class:`~segtools.engine.hooks.PlainCheckpointStateHook`: checkpoints hold plain data
       only, so they load with ``weights_only=True``;
     - :class:`~segtools.engine.hooks.RandomStateHook`: resume continues the random streams;
     - :class:`~segtools.engine.hooks.StrictLoadHook`: ``load_from`` and resume checkpoints must

@@ -151,7 +151,7 @@ def convert_foreign_layout(
     """``state`` read as an MMSegmentation checkpoint of ``model``'s arch and renamed to its keys.
 
     The arch comes from the model's decode head and neck
-    (:func:`segtools.models.converters.mmseg.arch_for_model`); every key of ``state`` must match a
+    (:func:`segtools.weights.converters.mmseg.arch_for_model`); every key of ``state`` must match a
     rule of it, so a checkpoint of another layout is not converted. Whether the result is used is
     the caller's decision, from :attr:`LayoutConversion.mismatch`.
 
@@ -164,8 +164,9 @@ def convert_foreign_layout(
         The conversion, or ``None`` when the model's mmseg layout is unknown, a key of ``state``
         matches no rule, or the conversion renames nothing (the two layouts name the model alike).
     """
-    # Imported here: models/ is heavy and this module is imported by hooks and tools before it.
-    from segtools.models.converters import mmseg
+    # Imported here: importing segtools.weights registers mmengine's checkpoint loaders (and imports its
+    # runner); the hooks and tools that import this module need it only when a checkpoint is converted.
+    from segtools.weights.converters import mmseg
 
     if not all(isinstance(value, torch.Tensor) for value in state.values()):
         return None

@@ -1,10 +1,10 @@
-"""Palettes, label colouring and indexed ("P" mode) palette PNGs.
+"""Colouring label maps: palette lookup, colourised label maps and indexed ("P" mode) palette PNGs.
 
-The named palettes are the ones the datasets declare in ``METAINFO``, so a palette PNG
-and an overlay of the same label map always agree: ``'voc'`` is VOC's bit-interleaving
-colour map, ``'cityscapes'`` the official 19 train-id colours, ``'ade'`` the
-deterministic generated palette :class:`~segtools.datasets.ade.ADE20KDataset` uses (not
-the official ADE colour table), ``'brain_atlas'`` the bundled dataset's colours.
+The palettes themselves are data in :mod:`segtools.palettes`, the module the datasets take
+their ``METAINFO`` palettes from, so a palette PNG and an overlay of the same label map always
+agree with the dataset. :func:`get_palette` resolves a palette name (``'ade'``,
+``'cityscapes'``, ``'voc'``, ``'brain_atlas'``; see :data:`segtools.palettes.NAMED_PALETTES`),
+a dataset's metainfo, or an explicit ``[[r, g, b], ...]``.
 """
 
 import os
@@ -14,21 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from segtools.datasets.ade import ADE20KDataset
-from segtools.datasets.base_seg_dataset import generate_palette
-from segtools.datasets.brain_atlas import BrainAtlasDataset
-from segtools.datasets.cityscapes import CityscapesDataset
-from segtools.datasets.voc import PascalVOCDataset
+from segtools.constants import IGNORE_INDEX
+from segtools.palettes import NAMED_PALETTES, generate_palette
 from segtools.utils.fileio import atomic_open
-
-NAMED_PALETTES: dict[str, Mapping] = {
-    'ade': ADE20KDataset.METAINFO,
-    'ade20k': ADE20KDataset.METAINFO,
-    'cityscapes': CityscapesDataset.METAINFO,
-    'voc': PascalVOCDataset.METAINFO,
-    'pascal_voc': PascalVOCDataset.METAINFO,
-    'brain_atlas': BrainAtlasDataset.METAINFO,
-}
 
 # Ignored pixels are black in colour maps; overlays leave them showing the image instead.
 IGNORE_COLOR = (0, 0, 0)
@@ -105,7 +93,7 @@ def check_label_ids(label: np.ndarray, num_colors: int, ignore_index: int | None
 def colorize(
     label: np.ndarray | torch.Tensor,
     palette: PaletteLike,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     ignore_color: Sequence[int] = IGNORE_COLOR,
 ) -> np.ndarray:
     """Colour a label map with a palette.
@@ -135,7 +123,7 @@ def save_palette_png(
     label: np.ndarray | torch.Tensor,
     path: str | os.PathLike,
     palette: PaletteLike,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
     ignore_color: Sequence[int] = IGNORE_COLOR,
 ) -> None:
     """Write a label map as an indexed PNG: pixel values are the class ids, the palette colours them.

@@ -7,9 +7,11 @@ import mmcv
 import numpy as np
 from mmengine.visualization import Visualizer
 
+from segtools.constants import IGNORE_INDEX
+from segtools.palettes import NAMED_PALETTES
 from segtools.registry import VISUALIZERS
 from segtools.structures import SegDataSample
-from segtools.visualization.palette import NAMED_PALETTES, as_label_map, check_label_ids, get_palette
+from segtools.visualization.palette import as_label_map, check_label_ids, get_palette
 
 # Regions smaller than this share of the panel get no class name: their text would hide them.
 MIN_LABEL_AREA_RATIO = 0.002
@@ -49,7 +51,7 @@ class SegLocalVisualizer(Visualizer):
         classes: Sequence[str] | None = None,
         palette: Sequence[Sequence[int]] | None = None,
         dataset_name: str | None = None,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         fig_save_cfg: dict | None = None,
         fig_show_cfg: dict | None = None,
     ) -> None:

@@ -21,7 +21,7 @@ from segtools.errors import SegtoolsError
 from segtools.models.layers.sync_bn import SyncBatchNorm
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
-from segtools.utils.checkpoint import UnsafeCheckpointError
+from segtools.weights import UnsafeCheckpointError
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / 'configs' / 'demo' / 'fcn_r18-d8_brain-atlas.py'

@@ -146,7 +146,7 @@ class Recipe:
 
 
 def _imagenet_classifier(depth: int) -> dict:
-    """segtools://resnest<depth>_imagenet: keys backbone.*, head.fc.* (model_store's ``fits``)."""
+    """segtools://resnest<depth>_imagenet: keys backbone.*, head.fc.* (the manifest's ``fits``)."""
     return dict(
         type='ImageClassifier',
         backbone=dict(type='ResNeSt', depth=depth, out_indices=(3,)),

@@ -16,11 +16,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-import segtools.models.model_store as model_store
 import segtools.registry as registry
-import segtools.utils.download as download
-from segtools.models.model_store import MODEL_STORE, SCHEME
+import segtools.weights.download as download
+import segtools.weights.store as model_store
 from segtools.utils import register_all_modules
+from segtools.weights.manifest import MODEL_STORE
+from segtools.weights.store import SCHEME
 
 CONFIG_ROOT = Path(__file__).resolve().parents[2] / 'configs'
 FROM_SCRATCH = {CONFIG_ROOT / '_base_' / 'models' / 'fcn_r18-d8.py'}
@@ -148,7 +149,7 @@ def _check_pretrained_fits_the_backbone(path: Path) -> None:
     pretrained, backbone = model.get('pretrained'), model['backbone']
     name = _expected_weights(backbone)
     assert pretrained == SCHEME + name, f'{path}: model.pretrained={pretrained!r}, expected {SCHEME + name!r}'
-    assert name in MODEL_STORE, f'{path}: {name!r} is not in segtools.models.model_store.MODEL_STORE'
+    assert name in MODEL_STORE, f'{path}: {name!r} is not in segtools.weights.manifest.MODEL_STORE'
     entry = MODEL_STORE[name]
     assert entry.urls, f'{path}: the model store has no URL for {name!r}'
     assert entry.sha256 or entry.sha1, f'{path}: the model store has no hash for {name!r}'

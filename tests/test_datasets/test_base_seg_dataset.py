@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-from segtools.datasets.base_seg_dataset import BaseSegDataset, generate_palette
+from segtools.datasets.base_seg_dataset import BaseSegDataset
 from segtools.datasets.validation import DatasetError, DatasetNotFoundError
+from segtools.palettes import generate_palette
 from segtools.registry import DATASETS
 
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-from segtools.datasets.cityscapes import CITYSCAPES_PALETTE, CityscapesDataset
+from segtools.datasets.cityscapes import CityscapesDataset
 from segtools.datasets.validation import DatasetError, map_labels, read_mask
+from segtools.palettes import CITYSCAPES_PALETTE
 from segtools.registry import DATASETS
 
 PREFIX = dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train')

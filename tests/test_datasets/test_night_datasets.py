@@ -6,7 +6,7 @@ import pytest
 from mmengine.registry import DefaultScope
 
 from segtools.datasets import DarkZurichDataset, DatasetNotFoundError, NightDrivingDataset
-from segtools.datasets.cityscapes import CITYSCAPES_CLASSES
+from segtools.palettes import CITYSCAPES_CLASSES
 from segtools.registry import DATASETS
 
 CASES = {

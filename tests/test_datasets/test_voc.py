@@ -7,7 +7,8 @@ from mmengine.registry import DefaultScope
 from PIL import Image
 
 from segtools.datasets.validation import DatasetError, DatasetNotFoundError, map_labels, read_mask
-from segtools.datasets.voc import PascalVOCDataset, voc_palette
+from segtools.datasets.voc import PascalVOCDataset
+from segtools.palettes import voc_palette
 from segtools.registry import DATASETS
 
 
@@ -38,17 +39,6 @@ def build_voc(root, split: str, pipeline: list | None = None) -> PascalVOCDatase
             pipeline=pipeline or [],
         )
     )
-
-
-def test_voc_palette_formula():
-    palette = voc_palette(256)
-    assert palette[:3] == [[0, 0, 0], [128, 0, 0], [0, 128, 0]]
-    for class_id, (r, g, b) in enumerate(palette):
-        # Independent statement: bit i of channel c is bit (3 * (7 - i) + c) of the id.
-        for c, value in enumerate((r, g, b)):
-            expected = sum(((class_id >> (3 * (7 - i) + c)) & 1) << i for i in range(8))
-            assert value == expected
-    assert len({tuple(c) for c in palette}) == 256
 
 
 def test_voc_split_and_border(tmp_path):

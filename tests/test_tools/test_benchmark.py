@@ -9,7 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from segtools.utils.checkpoint import UnsafeCheckpointError
+from segtools.weights import UnsafeCheckpointError
 
 REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark.py'

@@ -11,7 +11,7 @@ import pytest
 from mmengine.registry import DefaultScope
 
 import segtools.datasets  # noqa: F401  (registration)
-from segtools.datasets.voc import VOC_CLASSES
+from segtools.palettes import VOC_CLASSES
 from segtools.registry import DATASETS
 
 CONVERTERS = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'

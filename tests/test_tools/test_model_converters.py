@@ -1,6 +1,6 @@
 """Tests of the command lines tools/model_converters/{torchvision,encoding,mmseg}2segtools.py.
 
-The conversions themselves are tested in tests/test_models/test_converters/; these check the
+The conversions themselves are tested in tests/test_weights/test_converters/; these check the
 CLI: arguments, the ``--config`` check, refusal of unsafe files, atomic saving.
 """
 
@@ -15,8 +15,8 @@ import torch
 
 from segtools.registry import MODELS
 
-from ..test_models.test_converters._mmseg_layout import mmseg_state, small_model_cfg
-from ..test_models.test_converters._source_models import SourceDeepTen, SourceResNet
+from ..test_weights.test_converters._mmseg_layout import mmseg_state, small_model_cfg
+from ..test_weights.test_converters._source_models import SourceDeepTen, SourceResNet
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVERTERS = ROOT / 'tools' / 'model_converters'

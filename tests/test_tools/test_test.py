@@ -227,7 +227,7 @@ def test_test_scores_an_mmseg_layout_checkpoint_as_its_segtools_twin(trained, tm
         else:
             state[key] = value
     torch.save({'state_dict': state, 'meta': {}}, ours := tmp_path / 'psp_segtools.pth')
-    # The inverse of segtools.models.converters.mmseg's psp rule: psp.branches.i.conv -> psp_modules.i.1.
+    # The inverse of segtools.weights.converters.mmseg's psp rule: psp.branches.i.conv -> psp_modules.i.1.
     mmseg_state = {re.sub(r'\.psp\.branches\.(\d)\.conv\.', r'.psp_modules.\1.1.', k): v for k, v in state.items()}
     assert sum(key not in state for key in mmseg_state) == 24
     torch.save({'state_dict': mmseg_state, 'meta': {}}, theirs := tmp_path / 'psp_mmseg.pth')

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from segtools.utils.checkpoint import load_from_local_safe
+from segtools.weights import load_from_local_safe
 
 from ..tool_process import free_port, run_command
 

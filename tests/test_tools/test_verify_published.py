@@ -18,8 +18,8 @@ from mmengine.dataset import Compose, pseudo_collate
 from segtools.registry import MODELS
 from segtools.utils import register_all_modules
 
-from ..test_models.test_converters._source_models import SourceResNet, randomize
-from ..test_models.test_model_store import _republish, home, server  # noqa: F401  (fixtures)
+from ..test_weights.test_converters._source_models import SourceResNet, randomize
+from ..test_weights.test_store import _republish, home, server  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
 SLICES = REPO / 'data' / 'brain_atlas' / 'img_dir' / 'val'

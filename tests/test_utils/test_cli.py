@@ -7,11 +7,11 @@ import pytest
 
 from segtools.datasets.validation import DatasetError, DatasetNotFoundError
 from segtools.errors import CheckpointError, ConfigError, SegtoolsError
-from segtools.models.converters.common import ConversionError
 from segtools.utils import cli
-from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
 from segtools.utils.cli import add_debug_argument, report_once, run_tool
-from segtools.utils.download import DownloadError
+from segtools.weights.converters.common import ConversionError
+from segtools.weights.download import DownloadError
+from segtools.weights.loading import CorruptCheckpointError, UnsafeCheckpointError
 
 
 @pytest.fixture(autouse=True)

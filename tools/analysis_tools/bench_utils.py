@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: configs with random initialisation, atomically written JSON results."""
+"""What the benchmark scripts share: configs with random initialisation, random labelled batches, JSON results."""
 
 import json
 import os
@@ -31,3 +31,23 @@ def write_json(path: str | os.PathLike, data: object) -> None:
 
     with atomic_open(path, 'w') as file:
         json.dump(data, file, indent=2)
+
+
+def random_samples(height: int, width: int, num_classes: int, count: int, generator) -> list:
+    """``count`` ``SegDataSample``s of an ``height x width`` image with uniformly random labels.
+
+    Timing does not depend on the content; the metainfo holds what training (``img_shape``,
+    ``pad_shape``) and prediction (``ori_shape``) read.
+    """
+    import torch
+    from mmengine.structures import PixelData
+
+    from segtools.structures import SegDataSample
+
+    shape = (height, width)
+    samples = []
+    for _ in range(count):
+        sample = SegDataSample(metainfo=dict(img_shape=shape, ori_shape=shape, pad_shape=shape))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, height, width), generator=generator))
+        samples.append(sample)
+    return samples

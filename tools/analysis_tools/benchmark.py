@@ -13,7 +13,7 @@ Usage::
         [--repeat-times 1] [--log-interval 50] [--work-dir DIR] [--device cpu|cuda] [--cfg-options k=v ...]
 
 With ``--work-dir`` the result is also written (atomically) to ``DIR/fps_<timestamp>.json``.
-The checkpoint is loaded weights-only (see :mod:`segtools.utils.checkpoint`).
+The checkpoint is loaded weights-only (see :mod:`segtools.weights.loading`).
 """
 
 import argparse
@@ -31,11 +31,12 @@ from torch import nn
 
 from segtools.errors import ConfigError
 from segtools.registry import MODELS
-from segtools.utils import register_all_modules, setup_safe_checkpointing
+from segtools.utils import register_all_modules
 from segtools.utils.cli import add_debug_argument, run_tool
 from segtools.utils.config_compat import load_config
 from segtools.utils.config_overrides import add_cfg_options_argument, apply_cfg_options
 from segtools.utils.fileio import atomic_open
+from segtools.weights import setup_safe_checkpointing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

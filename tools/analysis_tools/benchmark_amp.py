@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_utils import REPO, random_init_config, write_json
+from bench_utils import REPO, random_init_config, random_samples, write_json
 
 DEFAULT_CONFIGS = (
     'configs/encnet/encnet_r50-d8_4xb4-80k_ade20k-512x512.py',
@@ -53,11 +53,9 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
     import torch
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
-    from mmengine.structures import PixelData
 
     from segtools.engine.optimizers import bf16_wrapper_cfg
     from segtools.registry import MODELS
-    from segtools.structures import SegDataSample
 
     cfg = random_init_config(config)
     torch.manual_seed(0)
@@ -71,15 +69,8 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
     height, width = cfg.get('crop_size', (512, 512))
     num_classes = cfg.model.decode_head.num_classes
     generator = torch.Generator().manual_seed(0)
-
-    def sample() -> SegDataSample:
-        data_sample = SegDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width)))
-        label = torch.randint(0, num_classes, (1, height, width), generator=generator)
-        data_sample.gt_sem_seg = PixelData(data=label)
-        return data_sample
-
     images = [torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator) for _ in range(batch)]
-    data = dict(inputs=images, data_samples=[sample() for _ in range(batch)])
+    data = dict(inputs=images, data_samples=random_samples(height, width, num_classes, batch, generator))
     model.train()
     train_times = []
     for step in range(warmup + steps):
@@ -89,7 +80,7 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
             train_times.append(time.perf_counter() - start)
 
     model.eval()
-    one = dict(inputs=images[:1], data_samples=[sample()])
+    one = dict(inputs=images[:1], data_samples=random_samples(height, width, num_classes, 1, generator))
     predict_times = []
     with torch.no_grad():
         for step in range(warmup + steps):

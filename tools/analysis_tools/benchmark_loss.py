@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bench_utils import random_init_config, write_json
+from bench_utils import random_init_config, random_samples, write_json
 
 DEFAULT_CONFIGS = ('configs/encnet/encnet_r50-d8_4xb4-80k_ade20k-512x512.py',)
 LOSS_VARIANTS = ('fused', 'checkpointed', 'plain')
@@ -81,6 +81,7 @@ def loss_path(batch: int, classes: int, size: int, steps: int) -> dict:
     import torch.nn.functional as F
     from torch.utils.checkpoint import checkpoint
 
+    from segtools.constants import IGNORE_INDEX
     from segtools.models.losses.accuracy import accuracy, label_accuracy
     from segtools.ops import upsampled_cross_entropy
 
@@ -90,7 +91,7 @@ def loss_path(batch: int, classes: int, size: int, steps: int) -> dict:
 
     def upsample_first(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         upsampled = F.interpolate(x, (size, size), mode='bilinear', align_corners=False)
-        return F.cross_entropy(upsampled, target, ignore_index=255), accuracy(upsampled, target)
+        return F.cross_entropy(upsampled, target, ignore_index=IGNORE_INDEX), accuracy(upsampled, target)
 
     def fused(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         loss, pred = upsampled_cross_entropy(x, target)
@@ -131,10 +132,8 @@ def train_step(config: str, batch: int, steps: int) -> dict[str, float]:
     from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
-    from mmengine.structures import PixelData
 
     from segtools.registry import MODELS
-    from segtools.structures import SegDataSample
 
     cfg = random_init_config(config)
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)  # no per-parameter init log
@@ -146,13 +145,8 @@ def train_step(config: str, batch: int, steps: int) -> dict[str, float]:
     height, width = cfg.get('crop_size', (512, 512))
     num_classes = cfg.model.decode_head.num_classes
     generator = torch.Generator().manual_seed(0)
-    samples = []
-    for _ in range(batch):
-        sample = SegDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width)))
-        sample.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, height, width), generator=generator))
-        samples.append(sample)
     images = [torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=generator) for _ in range(batch)]
-    data = dict(inputs=images, data_samples=samples)
+    data = dict(inputs=images, data_samples=random_samples(height, width, num_classes, batch, generator))
     model.train()
 
     def step(first: bool) -> Callable[[], None]:

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_utils import random_init_config, write_json
+from bench_utils import random_init_config, random_samples, write_json
 
 DEFAULT_CONFIGS = (
     'configs/encnet/encnet_r50-d8_4xb4-80k_ade20k-512x512.py',
@@ -55,10 +55,8 @@ def build_models(config: str, size: int | None):
     """``{norm: model}`` built from one seed, and a batch builder for the model's input size."""
     import torch
     from mmengine.registry import DefaultScope
-    from mmengine.structures import PixelData
 
     from segtools.registry import MODELS
-    from segtools.structures import SegDataSample
 
     cfg = random_init_config(config)
     models = {}
@@ -76,11 +74,7 @@ def build_models(config: str, size: int | None):
 
     def batch(n: int, seed: int) -> tuple:
         generator = torch.Generator().manual_seed(seed)
-        samples = []
-        for _ in range(n):
-            sample = SegDataSample(metainfo=dict(img_shape=(height, width), pad_shape=(height, width)))
-            sample.gt_sem_seg = PixelData(data=torch.randint(0, num_classes, (1, height, width), generator=generator))
-            samples.append(sample)
+        samples = random_samples(height, width, num_classes, n, generator)
         return torch.randn(n, 3, height, width, generator=generator), samples
 
     return models, batch

@@ -84,7 +84,7 @@ def load(args: argparse.Namespace):
         if args.checkpoint:
             from mmengine.runner import load_checkpoint
 
-            from segtools.utils import setup_safe_checkpointing
+            from segtools.weights import setup_safe_checkpointing
 
             setup_safe_checkpointing()  # weights-only loading, as every segtools tool
             load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)

@@ -2,8 +2,8 @@
 
 The converters import this module as ``_common``: run as scripts
 (``python tools/dataset_converters/ade20k.py``), their own folder is first on
-``sys.path``. Nothing here imports segtools, so converters work before the
-package is installed.
+``sys.path``. Atomic writes come from :mod:`segtools.utils.fileio`, so segtools must be
+importable (installed, or the repository root on ``PYTHONPATH``) to run a converter.
 """
 
 from __future__ import annotations

@@ -57,40 +57,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+# The classes and colours of BrainAtlasDataset: one definition, read by the dataset and written here.
+from segtools.palettes import BRAIN_ATLAS_CLASSES as CLASSES
+from segtools.palettes import BRAIN_ATLAS_PALETTE as PALETTE
+
 IMAGE_FILE = 'ch2.nii.gz'
 ATLAS_FILE = 'aal.nii.gz'
 NAMES_FILE = 'aal.nii.txt'
 APT_HINT = 'install it with `apt-get install mricron-data` (files land in /usr/share/mricron/templates)'
 
-CLASSES = (
-    'background',
-    'frontal',
-    'parietal',
-    'temporal',
-    'occipital',
-    'insula',
-    'cingulate',
-    'hippocampus_amygdala',
-    'basal_ganglia',
-    'thalamus',
-    'cerebellum',
-    'vermis',
-)
-# Distinct colours (Trubetskoy's 20-colour list), black for background.
-PALETTE = (
-    (0, 0, 0),
-    (230, 25, 75),
-    (60, 180, 75),
-    (255, 225, 25),
-    (0, 130, 200),
-    (245, 130, 48),
-    (145, 30, 180),
-    (70, 240, 240),
-    (240, 50, 230),
-    (210, 245, 60),
-    (250, 190, 212),
-    (0, 128, 128),
-)
 # Rules on the hemisphere-free AAL name. The grouping follows AAL's own lobe coding (the
 # third column of aal.nii.txt: 2xxx frontal, 3xxx insula, 4xxx limbic, 5xxx occipital,
 # 6xxx parietal, 7xxx central nuclei, 8xxx temporal, 9xxx cerebellum), except that the

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import torch
 
-from segtools.utils import load_from_local_safe
-from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
 from segtools.utils.cli import run_tool
 from segtools.utils.fileio import atomic_write_bytes
+from segtools.weights import CorruptCheckpointError, UnsafeCheckpointError, load_from_local_safe
 
 # Resume-only state removed from a published checkpoint.
 TRAINING_STATE_KEYS = ('optimizer', 'param_schedulers', 'message_hub', 'random_state')

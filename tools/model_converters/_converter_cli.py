@@ -3,7 +3,7 @@
 The converters import this module as ``_converter_cli`` (a name no other tools folder uses): run as scripts
 (``python tools/model_converters/mmseg2segtools.py``), their own folder is first on
 ``sys.path``. The conversion itself (rules, :func:`convert_keys`, errors) lives in
-:mod:`segtools.models.converters`, which the model store uses as well.
+:mod:`segtools.weights.converters`, which the model store (:mod:`segtools.weights.store`) uses as well.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from pathlib import Path
 
 import torch
 
-from segtools.models.converters import (
+from segtools.utils.config_compat import load_config
+from segtools.utils.fileio import atomic_open
+from segtools.weights import CorruptCheckpointError, UnsafeCheckpointError, load_from_local_safe
+from segtools.weights.converters import (
     Conversion,
     ConversionError,
     ShapeMismatchError,
     check_against_model,
     unwrap_state_dict,
 )
-from segtools.utils.config_compat import load_config
-from segtools.utils.fileio import atomic_open
 
 __all__ = [
     'ConversionError',
@@ -61,15 +62,13 @@ def model_state_from_config(config: str | Path, backbone_only: bool) -> dict[str
 def load_source_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Loads a checkpoint weights-only and returns ``(state_dict, source meta)``.
 
-    See :func:`segtools.models.converters.unwrap_state_dict` for the wrappings accepted.
+    See :func:`segtools.weights.converters.unwrap_state_dict` for the wrappings accepted.
 
     Raises:
-        segtools.utils.checkpoint.UnsafeCheckpointError: The file needs globals that could run
+        segtools.weights.loading.UnsafeCheckpointError: The file needs globals that could run
             code when unpickled.
         ConversionError: The file holds no dict of tensors.
     """
-    from segtools.utils import load_from_local_safe
-
     return unwrap_state_dict(load_from_local_safe(str(path), map_location='cpu'), str(path))
 
 
@@ -123,8 +122,6 @@ def run_cli(
         '--allow-missing', action='store_true', help='with --config, only report missing/unexpected keys'
     )
     args = parser.parse_args(argv)
-    from segtools.utils.checkpoint import CorruptCheckpointError, UnsafeCheckpointError
-
     try:
         state_dict, meta = load_source_state_dict(args.src)
         result = convert_fn(state_dict, args.arch)

@@ -15,7 +15,7 @@ dropped), ``<backbone>:classifier`` (ResNet-family backbones: the ImageNet class
 ``fcn-global``, ``psp``, ``encnet``, ``deeplab``, ``fcfpn``, ``upernet`` or ``atten`` (``atten`` is the
 only model on ``wideresnet38/50``). With ``--config`` a backbone is checked against the config's
 ``model.backbone`` (or its ``model`` when it has no backbone), anything else against its ``model``.
-The key layouts are documented in :mod:`segtools.models.converters.encoding`; ``segtools://<name>``
+The key layouts are documented in :mod:`segtools.weights.converters.encoding`; ``segtools://<name>``
 converts the same way on load.
 """
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from _converter_cli import run_cli
 
-from segtools.models.converters import encoding
 from segtools.utils.cli import run_tool
+from segtools.weights.converters import encoding
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ Usage::
 ``--arch`` is the decode head of a segmentor (``fcn``, ``psp``, ``deeplabv3``, ``deeplabv3plus``,
 ``encnet``, ``upernet``, ``danet``), prefixed by ``jpu_`` when the model has FastFCN's JPU neck
 (``jpu_psp``, ``jpu_encnet``, ``jpu_deeplabv3``), or the backbone ``resnet_v1c``. ``--config`` may be
-the mmseg config itself. The renamings are documented in :mod:`segtools.models.converters.mmseg`;
+the mmseg config itself. The renamings are documented in :mod:`segtools.weights.converters.mmseg`;
 ``tools/test.py``, ``tools/train.py`` (``load_from``, resume) and ``segtools.apis.init_model`` apply
 the same conversion on load when a checkpoint is in mmseg's layout, so converting beforehand is
 optional.
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from _converter_cli import run_cli
 
-from segtools.models.converters import mmseg
 from segtools.utils.cli import run_tool
+from segtools.weights.converters import mmseg
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ Usage::
     python tools/model_converters/torchvision2segtools.py resnet50-0676ba61.pth r50.pth --arch resnet50 \\
         --config configs/pspnet/pspnet_r50-d8_4xb4-80k_ade20k-512x512.py
 
-The layouts are documented in :mod:`segtools.models.converters.torchvision`. The output holds
+The layouts are documented in :mod:`segtools.weights.converters.torchvision`. The output holds
 backbone keys without a ``backbone.`` prefix (a backbone's ``pretrained``), the classifier ``fc``
 dropped; ``--arch <name>:classifier`` (``resnet50:classifier``) gives the whole ImageNet classifier as
 an ``ImageClassifier`` (backbone under ``backbone.``, ``fc`` as ``head.fc``).
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from _converter_cli import run_cli
 
-from segtools.models.converters import torchvision
 from segtools.utils.cli import run_tool
+from segtools.weights.converters import torchvision
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 Every label map listed in ``results['seg_fields']`` moves with the image and is
 resampled with nearest-neighbour interpolation, so labels are never blended.
 Randomness comes from a seeded :class:`numpy.random.Generator` per transform
-(see :class:`TransformRNG`), never from the global ``np.random`` state.
+(:class:`~segtools.datasets.transforms.rng.TransformRNG`), never from the global
+``np.random`` state.
 """
 
 import mmcv
@@ -14,6 +15,7 @@ from mmcv.transforms import RandomResize as MMCVRandomResize
 from mmcv.transforms.utils import cache_randomness
 from mmengine.utils import is_seq_of, is_tuple_of
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import TRANSFORMS
 
 from .rng import TransformRNG
@@ -150,7 +152,7 @@ class RandomCrop(BaseTransform):
         self,
         crop_size: int | tuple[int, int],
         cat_max_ratio: float = 1.0,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -216,7 +218,7 @@ class Pad(BaseTransform):
         size: int | tuple[int, int] | None = None,
         size_divisor: int | None = None,
         pad_val: float | tuple[float, ...] = 0,
-        seg_pad_val: int = 255,
+        seg_pad_val: int = IGNORE_INDEX,
     ) -> None:
         super().__init__()
         if (size is None) == (size_divisor is None):
@@ -333,7 +335,7 @@ class RandomRotate(BaseTransform):
         prob: float,
         degree: float | tuple[float, float],
         pad_val: float = 0,
-        seg_pad_val: int = 255,
+        seg_pad_val: int = IGNORE_INDEX,
         center: tuple[float, float] | None = None,
         auto_bound: bool = False,
         seed: int | None = None,

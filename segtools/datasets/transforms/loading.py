@@ -13,13 +13,13 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 
+from segtools.constants import IGNORE_INDEX
 from segtools.errors import ConfigError
 from segtools.registry import TRANSFORMS
 
 from ..validation import check_label_values, check_same_size, decode_image, map_labels, read_mask
 from .intensity import check_intensity_args, to_8bit_range
 
-IGNORE_INDEX = 255
 # The only decoder of label maps: Pillow keeps palette indices; OpenCV expands a palette to colours.
 MASK_BACKEND = 'pillow'
 

@@ -3,6 +3,7 @@
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import TRANSFORMS
 
 from .rng import TransformRNG
@@ -34,7 +35,7 @@ class CropAroundCenter(BaseTransform):
         crop_size: int | tuple[int, int],
         max_shift: int = 0,
         pad_val: int = 0,
-        seg_pad_val: int = 255,
+        seg_pad_val: int = IGNORE_INDEX,
         seed: int | None = None,
     ) -> None:
         super().__init__()

@@ -13,6 +13,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
+from segtools.constants import IGNORE_INDEX
 from segtools.evaluation.functional import (
     confusion_matrix,
     format_table,
@@ -75,7 +76,7 @@ class IoUMetric(BaseMetric):
 
     def __init__(
         self,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         iou_metrics: str | Sequence[str] = ('mIoU',),
         nan_to_num: float | None = None,
         beta: float = 1.0,

@@ -1,4 +1,5 @@
-"""Decode heads; each subclasses :class:`BaseDecodeHead` and writes one ``forward``."""
+"""Decode heads; each subclasses :class:`BaseDecodeHead` and writes its features: ``forward``, and
+``forward_with_aux`` with ``aux_losses`` where outputs only the losses use (SE, branch logits)."""
 
 from .aspp_head import ASPPHead
 from .atten_head import ATTENHead

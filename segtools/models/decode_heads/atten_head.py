@@ -1,7 +1,8 @@
 """PyTorch-Encoding's ATTEN head: multi-head attention with a mixture of softmaxes (ACF), a
 global-pooling branch, EncNet's context gating, and optionally EncNet's laterals and SE loss."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from mmcv.cnn import ConvModule
@@ -12,12 +13,8 @@ from segtools.models.layers.enc_module import EncModule
 from segtools.models.layers.lateral_fuse import LateralFusion
 from segtools.models.layers.ppm import ImagePooling
 from segtools.registry import MODELS
-from segtools.structures import SampleList
 
-from .decode_head import BaseDecodeHead
-
-# Shared defaults, never mutated (configs are copied before use).
-_DEFAULT_SE_LOSS = dict(type='SELoss', loss_weight=0.2)
+from .decode_head import DEFAULT_SE_LOSS, BaseDecodeHead
 
 
 @MODELS.register_module()
@@ -29,9 +26,9 @@ class ATTENHead(BaseDecodeHead):
     ``num_heads`` heads of ``d_k = d / num_heads * num_mixtures`` query/key and
     ``d_v = d / num_heads`` value channels. With ``with_enc`` an :class:`EncModule` gates the
     channels; with ``use_se_loss`` a linear layer on its context vector predicts which classes
-    the image contains, trained by ``loss_se_decode`` (EncNet's SE loss). PyTorch-Encoding:
-    4096-channel input (WideResNet), ``channels=2048``, ``num_heads=8``, ``num_mixtures=1``,
-    no laterals, no SE loss.
+    the image contains, trained by ``loss_se_decode`` (EncNet's SE loss, auxiliary output
+    ``'se'``). PyTorch-Encoding: 4096-channel input (WideResNet), ``channels=2048``,
+    ``num_heads=8``, ``num_mixtures=1``, no laterals, no SE loss.
 
     Args:
         in_channels: Channels of the selected input; a sequence with ``'resize_concat'`` or
@@ -59,6 +56,8 @@ class ATTENHead(BaseDecodeHead):
         - Output: logits ``(N, out_channels, H, W)`` at the (last) selected input's size.
     """
 
+    aux_losses: ClassVar[Mapping[str, str]] = {'se': 'se'}
+
     def __init__(
         self,
         in_channels: int | Sequence[int],
@@ -73,7 +72,7 @@ class ATTENHead(BaseDecodeHead):
         num_codes: int = 32,
         kq_transform: str = 'conv',
         input_transform: str | None = None,
-        loss_se_decode: dict = _DEFAULT_SE_LOSS,
+        loss_se_decode: dict = DEFAULT_SE_LOSS,
         **kwargs,
     ) -> None:
         super().__init__(in_channels, channels, input_transform=input_transform, **kwargs)
@@ -115,8 +114,8 @@ class ATTENHead(BaseDecodeHead):
         self.se_layer = nn.Linear(self.channels, self.num_classes) if use_se_loss else None
         self.loss_se_decode = self._build_se_loss(loss_se_decode) if use_se_loss else None
 
-    def _forward_both(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Seg logits ``(N, out_channels, H, W)`` and SE logits ``(N, num_classes)`` (or ``None``)."""
+    def forward_with_aux(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Seg logits ``(N, out_channels, H, W)``; with ``use_se_loss``, ``{'se': (N, num_classes) logits}``."""
         selected = self._transform_inputs(inputs)
         if self.lateral_fuse is not None:
             x = self.lateral_fuse(self.conv_in(selected[-1]), selected[:-1])
@@ -126,21 +125,12 @@ class ATTENHead(BaseDecodeHead):
         if self.global_pool is not None:
             # Global branch first, as PyTorch-Encoding's ConcurrentModule orders them.
             feat = torch.cat([self.global_pool(x), feat], dim=1)
-        se_logits = None
+        aux = {}
         if self.enc_module is not None:
             feat, context = self.enc_module(feat)
             if self.se_layer is not None:
-                se_logits = self.se_layer(context)
-        return self.cls_seg(feat), se_logits
+                aux['se'] = self.se_layer(context)
+        return self.cls_seg(feat), aux
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return self._forward_both(inputs)[0]
-
-    def loss(self, inputs: list[torch.Tensor], batch_data_samples: SampleList, train_cfg: dict) -> dict:
-        """Pixel losses and accuracy of the base head, plus the SE loss with ``use_se_loss``."""
-        seg_logits, se_logits = self._forward_both(inputs)
-        losses = self.loss_by_feat(seg_logits, batch_data_samples)
-        if se_logits is not None:
-            for name, value in self._se_loss_by_feat(self.loss_se_decode, se_logits, batch_data_samples).items():
-                losses[name] = losses.get(name, 0) + value
-        return losses
+        return self.forward_with_aux(inputs)[0]

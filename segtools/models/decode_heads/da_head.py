@@ -1,15 +1,14 @@
 """DANet head ("Dual Attention Network for Scene Segmentation", Fu et al., CVPR 2019)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.layers.pam_cam import CAM, PAM
-from segtools.models.utils import add_prefix
 from segtools.registry import MODELS
-from segtools.structures import SampleList
 
 from .decode_head import BaseDecodeHead
 
@@ -20,8 +19,8 @@ class DAHead(BaseDecodeHead):
 
     Each branch: 3x3 ConvModule to ``channels``, attention, 3x3 ConvModule. With
     ``use_branch_loss`` (DANet and MMSegmentation) each branch also gets its own classifier
-    and the decode losses, logged as ``pam.<loss>`` and ``cam.<loss>`` next to the fused
-    output's ``<loss>``; prediction uses the fused output only.
+    and the decode losses (auxiliary outputs ``'pam'`` and ``'cam'``), logged as ``pam.<loss>``
+    and ``cam.<loss>`` next to the fused output's ``<loss>``; prediction uses the fused output only.
 
     Args:
         in_channels: Channels of the selected input (a sequence with ``'resize_concat'``).
@@ -34,6 +33,8 @@ class DAHead(BaseDecodeHead):
         - Input: the selected map ``(N, in_channels, H, W)``.
         - Output: logits ``(N, out_channels, H, W)``.
     """
+
+    aux_losses: ClassVar[Mapping[str, str]] = {'pam': 'decode', 'cam': 'decode'}
 
     def __init__(
         self,
@@ -65,16 +66,20 @@ class DAHead(BaseDecodeHead):
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         return self._forward_all(inputs)[2]
 
-    def _branch_seg(self, conv: nn.Conv2d, feat: torch.Tensor) -> torch.Tensor:
-        return conv(feat if self.dropout is None else self.dropout(feat))
+    def forward_with_aux(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Fused logits and, with ``use_branch_loss``, ``{'pam': logits, 'cam': logits}``.
 
-    def loss(self, inputs: list[torch.Tensor], batch_data_samples: SampleList, train_cfg: dict) -> dict:
-        """Decode losses of the fused output, plus ``pam.*`` and ``cam.*`` with ``use_branch_loss``."""
+        Returns:
+            Logits ``(N, out_channels, H, W)`` and the branches' logits of the same shape.
+        """
         pam_feat, cam_feat, seg_logits = self._forward_all(inputs)
-        losses = self.loss_by_feat(seg_logits, batch_data_samples)
-        if self.pam_conv_seg is not None:
-            pam_logits = self._branch_seg(self.pam_conv_seg, pam_feat)
-            cam_logits = self._branch_seg(self.cam_conv_seg, cam_feat)
-            losses.update(add_prefix(self.loss_by_feat(pam_logits, batch_data_samples), 'pam'))
-            losses.update(add_prefix(self.loss_by_feat(cam_logits, batch_data_samples), 'cam'))
-        return losses
+        if self.pam_conv_seg is None:
+            return seg_logits, {}
+        return seg_logits, {
+            'pam': self._branch_seg(self.pam_conv_seg, pam_feat),
+            'cam': self._branch_seg(self.cam_conv_seg, cam_feat),
+        }
+
+    def _branch_seg(self, conv: nn.Conv2d, feat: torch.Tensor) -> torch.Tensor:
+        """Dropout, then a branch's own 1x1 classifier."""
+        return conv(feat if self.dropout is None else self.dropout(feat))

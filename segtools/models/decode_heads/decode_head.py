@@ -1,14 +1,21 @@
-"""The base class every decode head builds on."""
+"""The base class every decode head builds on: input selection, classifier, losses, prediction.
+
+A head writes its features; :class:`BaseDecodeHead` turns them into losses. Outputs that only
+the losses need (EncNet's class-presence logits, DANet's per-branch logits) come from
+:meth:`BaseDecodeHead.forward_with_aux` and are supervised as the head's ``aux_losses`` declares.
+"""
 
 import warnings
 from abc import ABCMeta, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from mmengine.model import BaseModule
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from segtools.constants import IGNORE_INDEX
 from segtools.ops import has_upsampled_cross_entropy_kernel
 from segtools.registry import MODELS, TASK_UTILS
 from segtools.structures import SampleList
@@ -16,10 +23,14 @@ from segtools.structures import SampleList
 from ..losses.accuracy import accuracy, label_accuracy
 from ..losses.cross_entropy_loss import CrossEntropyLoss
 from ..losses.se_loss import SELoss, class_presence
-from ..utils import resize
+from ..utils import add_prefix, resize
 
 INPUT_TRANSFORMS = (None, 'resize_concat', 'multiple_select')
+# How an auxiliary output is supervised (see BaseDecodeHead.aux_losses).
+AUX_LOSS_KINDS = ('se', 'decode')
+# Shared defaults, never mutated (configs are copied before use).
 DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)
+DEFAULT_SE_LOSS = dict(type='SELoss', loss_weight=0.2)
 DEFAULT_INIT = dict(type='Normal', std=0.01, override=dict(name='conv_seg'))
 DEFAULT_ACT = dict(type='ReLU')
 
@@ -28,9 +39,18 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     """Owns what every decode head shares: input selection, ``cls_seg``, losses, prediction.
 
     MMSegmentation's semantics and arguments. A subclass writes ``__init__`` and
-    :meth:`forward` (features -> logits via :meth:`_transform_inputs` and :meth:`cls_seg`);
-    heads with EncNet's SE branch build its loss with :meth:`_build_se_loss` and add it with
-    :meth:`_se_loss_by_feat`.
+    :meth:`forward` (features -> logits via :meth:`_transform_inputs` and :meth:`cls_seg`).
+    A head with outputs that only its losses use also writes :meth:`forward_with_aux`
+    (logits and ``{name: output}``; :meth:`forward` returns its logits) and declares in
+    ``aux_losses`` how :meth:`loss` supervises each name:
+
+    - ``'se'``: class-presence logits ``(N, num_classes)`` through the head's
+      ``loss_se_decode`` (EncNet's SE loss, built by :meth:`_build_se_loss`), logged under
+      that loss's name (``loss_se``);
+    - ``'decode'``: logits ``(N, out_channels, H', W')`` through :meth:`loss_by_feat`, logged
+      with the name as prefix (``pam.loss_ce``, ``pam.acc_seg``).
+
+    No head overrides :meth:`loss`.
 
     Args:
         in_channels: Channels of the selected input(s): an int with
@@ -58,6 +78,20 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         init_cfg: mmengine initialisation config.
     """
 
+    #: Name of each auxiliary output of :meth:`forward_with_aux` -> one of :data:`AUX_LOSS_KINDS`.
+    aux_losses: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Refuses, when the class is defined, an ``aux_losses`` that :meth:`loss` could not honour."""
+        super().__init_subclass__(**kwargs)
+        unknown = {name: kind for name, kind in cls.aux_losses.items() if kind not in AUX_LOSS_KINDS}
+        if unknown:
+            raise TypeError(f'{cls.__name__}.aux_losses: kinds must be one of {AUX_LOSS_KINDS}, got {unknown}')
+        if cls.aux_losses and cls.forward_with_aux is BaseDecodeHead.forward_with_aux:
+            raise TypeError(
+                f'{cls.__name__} declares aux_losses {dict(cls.aux_losses)} but does not override forward_with_aux'
+            )
+
     def __init__(
         self,
         in_channels: int | Sequence[int],
@@ -73,7 +107,7 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
         in_index: int | Sequence[int] = -1,
         input_transform: str | None = None,
         loss_decode: dict | Sequence[dict] = DEFAULT_LOSS,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
         sampler: dict | None = None,
         align_corners: bool = False,
         init_cfg: dict | list[dict] | None = DEFAULT_INIT,
@@ -94,8 +128,8 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
             raise ValueError(f'{name}: num_classes must be >= 1, got {num_classes}')
         if isinstance(ignore_index, bool) or not isinstance(ignore_index, int):
             raise ValueError(
-                f"{name}: ignore_index must be an int label (255 by default), got {ignore_index!r}; MMSegmentation's "
-                'None (for its masked BCE, use_mask=True) is not supported'
+                f'{name}: ignore_index must be an int label ({IGNORE_INDEX} by default), got {ignore_index!r}; '
+                "MMSegmentation's None (for its masked BCE, use_mask=True) is not supported"
             )
         if out_channels is None:
             if num_classes == 2:
@@ -197,9 +231,44 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     def forward(self, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Backbone/neck outputs -> logits ``(N, out_channels, H', W')``."""
 
+    def forward_with_aux(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The logits of :meth:`forward` and the auxiliary outputs that only the losses use.
+
+        Overridden by the heads that declare ``aux_losses``; by default there are none.
+
+        Returns:
+            Logits ``(N, out_channels, H', W')`` and ``{name: output}``, each name a key of
+            ``aux_losses`` (a head may leave out those its options switch off).
+        """
+        return self.forward(inputs), {}
+
     def loss(self, inputs: Sequence[torch.Tensor], batch_data_samples: SampleList, train_cfg: dict) -> dict:
-        """Forward and losses; returns ``{loss_name: value, 'acc_seg': value}``."""
-        return self.loss_by_feat(self.forward(inputs), batch_data_samples)
+        """Forward and losses: those of the logits, then those of each auxiliary output.
+
+        Returns:
+            ``{loss_name: value, 'acc_seg': value}`` of :meth:`loss_by_feat`, plus the keys of
+            the auxiliary outputs (see ``aux_losses``); values under the same key are summed.
+        """
+        seg_logits, aux_outputs = self.forward_with_aux(inputs)
+        losses = self.loss_by_feat(seg_logits, batch_data_samples)
+        for name, output in aux_outputs.items():
+            for key, value in self._aux_loss_by_feat(name, output, batch_data_samples).items():
+                losses[key] = losses[key] + value if key in losses else value
+        return losses
+
+    def _aux_loss_by_feat(
+        self, name: str, output: torch.Tensor, batch_data_samples: SampleList
+    ) -> dict[str, torch.Tensor]:
+        """The losses of the auxiliary output ``name``, as ``aux_losses`` declares them."""
+        kind = self.aux_losses.get(name)
+        if kind == 'se':
+            return self._se_loss_by_feat(output, batch_data_samples)
+        if kind == 'decode':
+            return add_prefix(self.loss_by_feat(output, batch_data_samples), name)
+        raise KeyError(
+            f'{type(self).__name__}.forward_with_aux returned {name!r}, which aux_losses does not declare '
+            f'({sorted(self.aux_losses)})'
+        )
 
     def predict(self, inputs: Sequence[torch.Tensor], batch_img_metas: list[dict], test_cfg: dict) -> torch.Tensor:
         """Forward, then logits resized to the (padded) input size, ``(N, out_channels, H, W)``."""
@@ -309,16 +378,14 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
             )
         return loss
 
-    def _se_loss_by_feat(
-        self, loss_se: nn.Module, se_logits: torch.Tensor, batch_data_samples: SampleList
-    ) -> dict[str, torch.Tensor]:
-        """The SE loss of :meth:`_build_se_loss`'s module: ``{name: value}``.
+    def _se_loss_by_feat(self, se_logits: torch.Tensor, batch_data_samples: SampleList) -> dict[str, torch.Tensor]:
+        """The SE loss of the head's ``loss_se_decode`` (built by :meth:`_build_se_loss`): ``{name: value}``.
 
         Args:
-            loss_se: The built SE loss.
             se_logits: Class-presence logits, shape ``(N, num_classes)``.
             batch_data_samples: Samples with ``gt_sem_seg``.
         """
+        loss_se = self.loss_se_decode
         seg_label = self._stack_batch_gt(batch_data_samples).squeeze(1).long()
         if isinstance(loss_se, SELoss):
             return {loss_se.loss_name: loss_se(se_logits, seg_label, ignore_index=self.ignore_index)}

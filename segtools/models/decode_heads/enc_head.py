@@ -1,6 +1,7 @@
 """EncNet head ("Context Encoding for Semantic Segmentation", Zhang et al., CVPR 2018)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 import torch
 from mmcv.cnn import ConvModule
@@ -9,12 +10,8 @@ from torch import nn
 from segtools.models.layers.enc_module import EncModule
 from segtools.models.layers.lateral_fuse import LateralFusion
 from segtools.registry import MODELS
-from segtools.structures import SampleList
 
-from .decode_head import BaseDecodeHead
-
-# Shared defaults, never mutated (configs are copied before use).
-_DEFAULT_SE_LOSS = dict(type='SELoss', loss_weight=0.2)
+from .decode_head import DEFAULT_SE_LOSS, BaseDecodeHead
 
 
 @MODELS.register_module()
@@ -23,8 +20,9 @@ class EncHead(BaseDecodeHead):
 
     :class:`EncModule` gates the channels with the encoded global context; with
     ``use_se_loss`` a linear layer on that context predicts which classes the image contains,
-    trained by ``loss_se_decode`` (the SE loss) next to the pixel losses. Inputs are always
-    ``'multiple_select'``; only the last one is used unless ``add_lateral``.
+    trained by ``loss_se_decode`` (the SE loss, auxiliary output ``'se'``) next to the pixel
+    losses. Inputs are always ``'multiple_select'``; only the last one is used unless
+    ``add_lateral``.
 
     Args:
         in_channels: Channels of each selected input (e.g. c2, c3, c4: ``(512, 1024, 2048)``).
@@ -43,6 +41,8 @@ class EncHead(BaseDecodeHead):
         - Output: logits ``(N, out_channels, H, W)`` at the last input's size.
     """
 
+    aux_losses: ClassVar[Mapping[str, str]] = {'se': 'se'}
+
     def __init__(
         self,
         in_channels: Sequence[int],
@@ -51,7 +51,7 @@ class EncHead(BaseDecodeHead):
         num_codes: int = 32,
         use_se_loss: bool = True,
         add_lateral: bool = False,
-        loss_se_decode: dict = _DEFAULT_SE_LOSS,
+        loss_se_decode: dict = DEFAULT_SE_LOSS,
         **kwargs,
     ) -> None:
         super().__init__(in_channels, channels, input_transform='multiple_select', **kwargs)
@@ -66,24 +66,15 @@ class EncHead(BaseDecodeHead):
         self.se_layer = nn.Linear(self.channels, self.num_classes) if use_se_loss else None
         self.loss_se_decode = self._build_se_loss(loss_se_decode) if use_se_loss else None
 
-    def _forward_both(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Seg logits ``(N, out_channels, H, W)`` and SE logits ``(N, num_classes)`` (or ``None``)."""
+    def forward_with_aux(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Seg logits ``(N, out_channels, H, W)``; with ``use_se_loss``, ``{'se': (N, num_classes) logits}``."""
         inputs = self._transform_inputs(inputs)
         feat = self.bottleneck(inputs[-1])
         if self.lateral_fuse is not None:
             feat = self.lateral_fuse(feat, inputs[:-1])
         feat, context = self.enc_module(feat)
-        se_logits = self.se_layer(context) if self.se_layer is not None else None
-        return self.cls_seg(feat), se_logits
+        aux = {} if self.se_layer is None else {'se': self.se_layer(context)}
+        return self.cls_seg(feat), aux
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
-        return self._forward_both(inputs)[0]
-
-    def loss(self, inputs: list[torch.Tensor], batch_data_samples: SampleList, train_cfg: dict) -> dict:
-        """Pixel losses and accuracy of the base head, plus the SE loss with ``use_se_loss``."""
-        seg_logits, se_logits = self._forward_both(inputs)
-        losses = self.loss_by_feat(seg_logits, batch_data_samples)
-        if se_logits is not None:
-            for name, value in self._se_loss_by_feat(self.loss_se_decode, se_logits, batch_data_samples).items():
-                losses[name] = losses.get(name, 0) + value
-        return losses
+        return self.forward_with_aux(inputs)[0]

@@ -2,10 +2,12 @@
 
 import torch
 
+from segtools.constants import IGNORE_INDEX
+
 
 @torch.no_grad()
 def accuracy(
-    pred: torch.Tensor, target: torch.Tensor, topk: int | tuple[int, ...] = 1, ignore_index: int = 255
+    pred: torch.Tensor, target: torch.Tensor, topk: int | tuple[int, ...] = 1, ignore_index: int = IGNORE_INDEX
 ) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Percentage of valid elements whose label is among the ``topk`` highest scores.
 
@@ -46,7 +48,7 @@ def accuracy(
 
 
 @torch.no_grad()
-def label_accuracy(pred: torch.Tensor, target: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+def label_accuracy(pred: torch.Tensor, target: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """Percentage of valid elements whose predicted label equals the target: :func:`accuracy`
     with ``topk=1`` for predictions given as labels (``(N, *)``, like ``target``)."""
     if pred.shape != target.shape:

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import torch
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import MODELS
 
 from .base_loss import BaseLoss
@@ -64,7 +65,7 @@ class CrossEntropyLoss(BaseLoss):
         weight: torch.Tensor | None = None,
         avg_factor: torch.Tensor | float | None = None,
         reduction_override: str | None = None,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
     ) -> torch.Tensor:
         """Computes the weighted loss.
 
@@ -106,7 +107,7 @@ class CrossEntropyLoss(BaseLoss):
         weight: torch.Tensor | None = None,
         avg_factor: torch.Tensor | float | None = None,
         reduction_override: str | None = None,
-        ignore_index: int = 255,
+        ignore_index: int = IGNORE_INDEX,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`forward` on the logits bilinearly resized to ``target``'s size, without storing them.
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from segtools import ops as segtools_ops
+from segtools.constants import IGNORE_INDEX
 
 # Keeps a mean over zero valid elements at 0 instead of 0/0 (a crop that is all ignore label).
 EPS = torch.finfo(torch.float32).eps
@@ -98,7 +99,7 @@ def cross_entropy(
     *,
     class_weight: torch.Tensor | None = None,
     weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
     avg_factor: torch.Tensor | float | None = None,
@@ -140,7 +141,7 @@ def upsampled_cross_entropy(
     align_corners: bool = False,
     class_weight: torch.Tensor | None = None,
     weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
     avg_factor: torch.Tensor | float | None = None,
@@ -197,7 +198,7 @@ def binary_cross_entropy(
     *,
     class_weight: torch.Tensor | None = None,
     weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
     avg_factor: torch.Tensor | float | None = None,
@@ -283,7 +284,7 @@ def ohem_cross_entropy(
     min_kept: int = 100000,
     class_weight: torch.Tensor | None = None,
     weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
 ) -> torch.Tensor:
     """Cross-entropy over the hard pixels only (online hard example mining, as in OCNet).
 
@@ -333,7 +334,7 @@ def label_smoothing_cross_entropy(
     *,
     smoothing: float = 0.1,
     weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
 ) -> torch.Tensor:
@@ -370,7 +371,7 @@ def soft_target_cross_entropy(
     target: torch.Tensor,
     *,
     weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
     avg_non_ignore: bool = False,
 ) -> torch.Tensor:
@@ -426,7 +427,7 @@ def dice_loss(
     smooth: float = 1.0,
     exponent: float = 2.0,
     class_weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
 ) -> torch.Tensor:
     """Dice loss of softmax probabilities against one-hot targets (mmseg 0.x ``DiceLoss``).

@@ -1,7 +1,8 @@
 """Label-smoothed cross-entropy loss (PyTorch-Encoding's ``LabelSmoothing``)."""
 
-import torch
+from torch import Tensor
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import MODELS
 
 from .base_loss import BaseLoss
@@ -40,8 +41,8 @@ class LabelSmoothingCrossEntropyLoss(BaseLoss):
         self.avg_non_ignore = avg_non_ignore
 
     def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
-    ) -> torch.Tensor:
+        self, pred: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = IGNORE_INDEX
+    ) -> Tensor:
         """Computes the weighted loss.
 
         Args:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from segtools.constants import IGNORE_INDEX
+
 from .functional import check_class_weight, check_target, class_probabilities, reduce_loss
 
 
@@ -71,7 +73,7 @@ def lovasz_softmax(
     classes: str | Sequence[int] = 'present',
     per_image: bool = False,
     class_weight: torch.Tensor | None = None,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
 ) -> torch.Tensor:
     """Lovasz-softmax loss: the Lovasz extension of ``1 - IoU`` per class on softmax probabilities.
@@ -117,7 +119,7 @@ def lovasz_hinge(
     target: torch.Tensor,
     *,
     per_image: bool = False,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     reduction: str = 'mean',
 ) -> torch.Tensor:
     """Binary Lovasz hinge loss: the Lovasz extension of the foreground's ``1 - IoU`` on hinge errors.

@@ -2,8 +2,9 @@
 
 from collections.abc import Sequence
 
-import torch
+from torch import Tensor
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import MODELS
 
 from .base_loss import BaseLoss
@@ -46,8 +47,8 @@ class OhemCrossEntropyLoss(BaseLoss):
         self.register_buffer('class_weight', parse_class_weight(name, class_weight), persistent=False)
 
     def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
-    ) -> torch.Tensor:
+        self, pred: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = IGNORE_INDEX
+    ) -> Tensor:
         """Computes the weighted loss.
 
         Args:

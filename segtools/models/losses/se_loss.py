@@ -3,12 +3,13 @@
 import torch
 import torch.nn.functional as F
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import MODELS
 
 from .base_loss import BaseLoss
 
 
-def class_presence(seg_label: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+def class_presence(seg_label: torch.Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """Which classes each image contains: the target of EncNet's semantic-encoding (SE) loss.
 
     Labels outside ``[0, num_classes)`` and ``ignore_index`` are left out. One scatter over
@@ -32,7 +33,7 @@ def class_presence(seg_label: torch.Tensor, num_classes: int, ignore_index: int 
     return presence[:, :num_classes]
 
 
-def se_loss(se_logits: torch.Tensor, seg_label: torch.Tensor, *, ignore_index: int = 255) -> torch.Tensor:
+def se_loss(se_logits: torch.Tensor, seg_label: torch.Tensor, *, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
     """EncNet's semantic-encoding loss: mean BCE between ``se_logits`` and :func:`class_presence`.
 
     Args:
@@ -72,7 +73,9 @@ class SELoss(BaseLoss):
     def __init__(self, loss_weight: float = 0.2, loss_name: str = 'loss_se') -> None:
         super().__init__(loss_weight, loss_name)
 
-    def forward(self, se_logits: torch.Tensor, seg_label: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+    def forward(
+        self, se_logits: torch.Tensor, seg_label: torch.Tensor, ignore_index: int = IGNORE_INDEX
+    ) -> torch.Tensor:
         """Computes the weighted loss.
 
         Args:

@@ -1,7 +1,8 @@
 """Cross-entropy against soft targets, for mixup (PyTorch-Encoding's ``NLLMultiLabelSmooth``)."""
 
-import torch
+from torch import Tensor
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import MODELS
 
 from .base_loss import BaseLoss
@@ -34,8 +35,8 @@ class SoftTargetCrossEntropyLoss(BaseLoss):
         self.avg_non_ignore = avg_non_ignore
 
     def forward(
-        self, pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None, ignore_index: int = 255
-    ) -> torch.Tensor:
+        self, pred: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = IGNORE_INDEX
+    ) -> Tensor:
         """Computes the weighted loss.
 
         Args:

@@ -7,6 +7,7 @@ import inspect
 import torch
 from torch import nn
 
+from segtools.constants import IGNORE_INDEX
 from segtools.registry import TASK_UTILS
 
 from ..losses.functional import class_probabilities
@@ -18,7 +19,7 @@ def ohem_pixel_weight(
     *,
     thresh: float | None,
     min_kept: int,
-    ignore_index: int = 255,
+    ignore_index: int = IGNORE_INDEX,
     pixel_loss: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-pixel weights that keep the hard pixels of a batch (1) and drop the others (0).

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from segtools.datasets.transforms.geometric import (
     EncodingRandomResize,
@@ -11,7 +10,6 @@ from segtools.datasets.transforms.geometric import (
     RandomFlip,
     RandomResize,
     RandomRotate,
-    TransformRNG,
 )
 
 # Class colours (BGR); black is what image padding produces and maps back to ignore.
@@ -87,15 +85,6 @@ def test_different_seeds_differ_and_results_rng_wins(name):
     a = RANDOM[name](1)(dict(make_sample(), rng=np.random.default_rng(3)))
     b = RANDOM[name](2)(dict(make_sample(), rng=np.random.default_rng(3)))
     np.testing.assert_array_equal(a['img'], b['img'])
-
-
-def test_transform_rng_rejects_non_generator():
-    with pytest.raises(TypeError, match='Generator'):
-        TransformRNG(0)({'rng': 3})
-
-
-def test_transform_rng_matches_default_rng_in_main_process():
-    np.testing.assert_array_equal(TransformRNG(5)().random(4), np.random.default_rng(5).random(4))
 
 
 @pytest.mark.parametrize(
@@ -223,27 +212,3 @@ def test_random_resize_ratio_range():
         assert results['gt_seg_map'].shape == results['img'].shape[:2]
     with pytest.raises(TypeError):
         RandomResize(scale=(80, 60), ratio_range=(0.5, 2.0), keep_ratoi=True)
-
-
-class _DrawDataset(torch.utils.data.Dataset):
-    def __init__(self) -> None:
-        self.rng = TransformRNG(seed=11)
-
-    def __len__(self) -> int:
-        return 4
-
-    def __getitem__(self, index: int) -> float:
-        return float(self.rng().random())
-
-
-def test_transform_rng_differs_across_workers_and_repeats():
-    def draws():
-        loader = torch.utils.data.DataLoader(
-            _DrawDataset(), batch_size=1, num_workers=2, multiprocessing_context='fork'
-        )
-        return [float(x) for x in loader]
-
-    first = draws()
-    assert first == draws()
-    # Batches alternate between the two workers; each must have its own stream.
-    assert first[0] != first[1]

@@ -8,8 +8,8 @@ from PIL import Image
 
 from segtools.datasets.transforms.loading import LoadAnnotations
 from segtools.datasets.validation import DatasetError, read_mask
-from segtools.datasets.voc import voc_palette
 from segtools.errors import ConfigError
+from segtools.palettes import voc_palette
 from segtools.registry import TRANSFORMS
 
 RAW = np.array([[0, 1, 2, 5], [150, 254, 255, 0]], dtype=np.uint8)

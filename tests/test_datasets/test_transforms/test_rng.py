@@ -109,3 +109,36 @@ def test_seedless_process_streams_follow_the_run_seed():
     assert first == draws(0)  # the same command repeats
     assert first != draws(1)
     assert len(set(first)) == 3  # two transforms of one process do not share a stream
+
+
+def test_transform_rng_rejects_non_generator():
+    with pytest.raises(TypeError, match='Generator'):
+        TransformRNG(0)({'rng': 3})
+
+
+def test_transform_rng_matches_default_rng_in_main_process():
+    np.testing.assert_array_equal(TransformRNG(5)().random(4), np.random.default_rng(5).random(4))
+
+
+class _DrawDataset(torch.utils.data.Dataset):
+    def __init__(self) -> None:
+        self.rng = TransformRNG(seed=11)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> float:
+        return float(self.rng().random())
+
+
+def test_transform_rng_differs_across_workers_and_repeats():
+    def draws():
+        loader = torch.utils.data.DataLoader(
+            _DrawDataset(), batch_size=1, num_workers=2, multiprocessing_context='fork'
+        )
+        return [float(x) for x in loader]
+
+    first = draws()
+    assert first == draws()
+    # Batches alternate between the two workers; each must have its own stream.
+    assert first[0] != first[1]

@@ -11,7 +11,7 @@ from segtools.engine.hooks import CheckpointMismatchError, StrictLoadHook, stric
 from segtools.errors import CheckpointError
 from segtools.registry import MODELS
 
-from ...test_models.test_converters._mmseg_layout import mmseg_state, small_model_cfg
+from ...test_weights.test_converters._mmseg_layout import mmseg_state, small_model_cfg
 
 
 class _Net(nn.Module):

@@ -5,7 +5,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import _load_checkpoint_with_prefix
 
 from segtools.registry import MODELS
-from segtools.utils.checkpoint import setup_safe_checkpointing
+from segtools.weights import setup_safe_checkpointing
 
 BACKBONE = dict(type='ResNetV1c', depth=18, stem_channels=16, base_channels=8, norm_cfg=dict(type='BN'))
 

@@ -1,12 +1,15 @@
-"""BaseDecodeHead takes every argument of MMSegmentation's, with its meaning, in every head."""
+"""BaseDecodeHead takes every argument of MMSegmentation's, with its meaning, in every head; its loss
+paths (fused or checkpointed) and the losses of auxiliary outputs (``aux_losses``)."""
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
+from segtools.models.decode_heads.decode_head import BaseDecodeHead
 from segtools.ops import reference_ops
 
 from .conftest import NUM_CLASSES
-from .test_heads_contract import HEADS, MINIMAL
+from .test_heads_contract import HEADS, MINIMAL, minimal
 
 # MMSegmentation's BaseDecodeHead arguments, spelt out with non-default values where that is safe.
 MMSEG_BASE = dict(
@@ -24,7 +27,7 @@ MMSEG_BASE = dict(
 
 @pytest.mark.parametrize('name', HEADS)
 def test_every_mmseg_base_argument(name, feats, build_head, make_samples):
-    cfg, _ = MINIMAL[name]
+    cfg, _ = minimal(name)
     head = build_head(dict(cfg, type=name, **MMSEG_BASE))
     head.init_weights()
     assert head.sampler is not None and head.sampler.context is head
@@ -36,7 +39,7 @@ def test_every_mmseg_base_argument(name, feats, build_head, make_samples):
 
 @pytest.mark.parametrize('name', HEADS)
 def test_sampler_changes_every_decode_loss(name, feats, build_head, make_samples):
-    cfg, _ = MINIMAL[name]
+    cfg, _ = minimal(name)
     torch.manual_seed(0)
     plain = build_head(dict(cfg, type=name, dropout_ratio=0.0))
     sampled = build_head(dict(cfg, type=name, dropout_ratio=0.0, sampler=dict(type='OHEMPixelSampler', min_kept=8)))
@@ -174,3 +177,52 @@ def test_without_the_kernel_the_losses_are_checkpointed(feats, build_head, make_
         assert not head._fuses_upsampling(head.forward(feats))
         losses = head.loss(feats, make_samples(h=64, w=64), {})
     assert losses['loss_ce'].grad_fn is not None
+
+
+class TwiceSupervisedHead(BaseDecodeHead):
+    """Test head: the classifier on the selected input, whose logits are also its auxiliary output ``again``."""
+
+    aux_losses = {'again': 'decode'}
+
+    def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        return self.cls_seg(self._transform_inputs(inputs))
+
+    def forward_with_aux(self, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits = self.forward(inputs)
+        return logits, {'again': logits}
+
+
+@pytest.mark.usefixtures('build_head')  # registers the default loss
+def test_a_decode_aux_output_gets_the_decode_losses_under_its_name(feats, make_samples):
+    with DefaultScope.overwrite_default_scope('segtools'):
+        head = TwiceSupervisedHead(16, 16, num_classes=NUM_CLASSES, in_index=3, dropout_ratio=0.0)
+    losses = head.loss(feats, make_samples(), {})
+    assert list(losses) == ['loss_ce', 'acc_seg', 'again.loss_ce', 'again.acc_seg']
+    torch.testing.assert_close(losses['again.loss_ce'], losses['loss_ce'], rtol=0, atol=0)
+    torch.testing.assert_close(losses['again.acc_seg'], losses['acc_seg'], rtol=0, atol=0)
+
+
+@pytest.mark.usefixtures('build_head')
+def test_an_undeclared_aux_output_is_refused(feats, make_samples):
+    class UndeclaredHead(TwiceSupervisedHead):
+        aux_losses = {}
+
+    with DefaultScope.overwrite_default_scope('segtools'):
+        head = UndeclaredHead(16, 16, num_classes=NUM_CLASSES, in_index=3)
+    with pytest.raises(KeyError, match="returned 'again', which aux_losses does not declare"):
+        head.loss(feats, make_samples(), {})
+
+
+def test_aux_losses_are_checked_when_the_head_is_defined():
+    with pytest.raises(TypeError, match='kinds must be one of'):
+
+        class UnknownKindHead(TwiceSupervisedHead):
+            aux_losses = {'again': 'dice'}
+
+    with pytest.raises(TypeError, match='does not override forward_with_aux'):
+
+        class NoAuxOutputHead(BaseDecodeHead):
+            aux_losses = {'se': 'se'}
+
+            def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+                return self.cls_seg(inputs[-1])

@@ -26,7 +26,7 @@ def test_se_loss_is_weighted_bce_of_class_presence(feats, build_head, make_sampl
     assert set(losses) == {'loss_ce', 'loss_se', 'acc_seg'}
 
     # Train-mode BN is deterministic and no dropout: recomputing gives the same SE logits.
-    _, se_logits = head._forward_both(feats)
+    se_logits = head.forward_with_aux(feats)[1]['se']
     presence = torch.zeros(2, 3)
     for i, sample in enumerate(samples):
         for c in range(3):
@@ -97,7 +97,7 @@ def test_mmseg_cross_entropy_se_loss_is_mmsegs_formula(reduction, avg_non_ignore
     samples[1].gt_sem_seg.data[samples[1].gt_sem_seg.data == 2] = 0
     losses = head.loss(feats, samples, {})
     assert set(losses) == {'loss_ce', 'loss_se', 'acc_seg'}  # mmseg's key, not the CE's default 'loss_ce'
-    _, se_logits = head._forward_both(feats)
+    se_logits = head.forward_with_aux(feats)[1]['se']
     seg_label = torch.cat([sample.gt_sem_seg.data for sample in samples])
     torch.testing.assert_close(losses['loss_se'], mmseg_se_loss(se_logits, seg_label, 3, 0.2, reduction))
     # The same number as segtools' SELoss form.

@@ -1,9 +1,9 @@
-"""segtools.models.converters (the package): ``'<source>:<arch>'`` specs and dispatch."""
+"""segtools.weights.converters (the package): ``'<source>:<arch>'`` specs and dispatch."""
 
 import pytest
 import torch
 
-from segtools.models.converters import SOURCES, convert_state_dict, is_backbone_spec, parse_spec, pending_reason
+from segtools.weights.converters import SOURCES, convert_state_dict, is_backbone_spec, parse_spec, pending_reason
 
 
 def test_every_source_declares_archs_backbones_and_a_name():

@@ -1,9 +1,9 @@
-"""segtools.models.converters.common: rules, convert_keys, the model check and unwrapping."""
+"""segtools.weights.converters.common: rules, convert_keys, the model check and unwrapping."""
 
 import pytest
 import torch
 
-from segtools.models.converters.common import (
+from segtools.weights.converters.common import (
     ConversionError,
     Rule,
     ShapeMismatchError,

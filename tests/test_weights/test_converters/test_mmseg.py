@@ -1,4 +1,4 @@
-"""segtools.models.converters.mmseg: mmseg segmentors (key lists vs configs and small models), OpenMMLab ResNetV1c."""
+"""segtools.weights.converters.mmseg: mmseg segmentors (key lists vs configs and small models), OpenMMLab ResNetV1c."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from segtools.models.converters import ConversionError, mmseg
 from segtools.models.layers.pam_cam import PAM
 from segtools.registry import MODELS
+from segtools.weights.converters import ConversionError, mmseg
 
 from . import _mmseg_layout as mmseg_layout
 from ._mmseg_layout import JPU, PSP, SMALL_MODELS, mmseg_state, small_model_cfg

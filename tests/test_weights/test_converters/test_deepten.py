@@ -1,4 +1,4 @@
-"""segtools.models.converters.encoding, ``deepten_resnet50``: PyTorch-Encoding's Deep TEN -> ImageClassifier.
+"""segtools.weights.converters.encoding, ``deepten_resnet50``: PyTorch-Encoding's Deep TEN -> ImageClassifier.
 
 A faithful rebuild of upstream's ``DeepTen`` (``_source_models.SourceDeepTen``: resnet50s not dilated
 as ``pretrained``, ``head`` = conv with bias, BN, ReLU, Encoding, View, Normalize, Linear) with random
@@ -9,7 +9,7 @@ must load it strictly and give the same float64 logits.
 import pytest
 import torch
 
-from segtools.models.converters import ConversionError, convert_state_dict, encoding, is_backbone_spec, parse_spec
+from segtools.weights.converters import ConversionError, convert_state_dict, encoding, is_backbone_spec, parse_spec
 
 from ._source_models import SourceDeepTen, build, meta_shapes, meta_state, randomize, shapes
 

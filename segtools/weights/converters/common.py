@@ -8,7 +8,7 @@ ImageNet checkpoints); every dropped key is reported. A key that no rule matches
 converter refuses to guess.
 
 Only torch and the standard library are imported here: the model store
-(:mod:`segtools.models.model_store`) converts on load and the CLIs in ``tools/model_converters/``
+(:mod:`segtools.weights.store`) converts on load and the CLIs in ``tools/model_converters/``
 wrap the same functions.
 """
 

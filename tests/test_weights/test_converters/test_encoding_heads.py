@@ -5,7 +5,7 @@ FCFPN, ATTEN with one and two softmaxes)."""
 import pytest
 import torch
 
-from segtools.models.converters import ConversionError, encoding
+from segtools.weights.converters import ConversionError, encoding
 
 from ._source_models import (
     SourceATTENHead,
@@ -78,7 +78,8 @@ def test_encnet_head_reproduces_source_with_encoding_layer(lateral):
     assert result.dropped == []
     c2, c3, c4 = rand(2, 8, 9, 7), rand(2, 12, 9, 7), rand(2, 32, 9, 7)
     with torch.no_grad():
-        seg, se = head._forward_both([c2, c3, c4])
+        seg, aux = head.forward_with_aux([c2, c3, c4])
+        se = aux['se']
         expected_seg, expected_se = source(None, c2, c3, c4)
     assert_close(seg, expected_seg)
     assert_close(se, expected_se)

@@ -1,18 +1,9 @@
-"""Named pretrained weights: a manifest, ``get_model_file`` and the ``segtools://`` checkpoint scheme.
+"""The manifest of named pretrained weights: what each name is, where it comes from, what it fits.
 
-``get_model_file('resnest101')`` returns the cached path of the weights, downloading and verifying
-them on first use (:func:`segtools.utils.download.download_file`: cache ``$SEGTOOLS_HOME/models``,
-default ``~/.cache/segtools/models``; ``SEGTOOLS_OFFLINE=1`` fails at once naming the file to place
-by hand). Nothing is downloaded unless a config or a call asks for it.
-
-In a config, ``init_cfg=dict(type='Pretrained', checkpoint='segtools://resnest101')`` goes through
-mmengine's ``CheckpointLoader``, which gets ``{'state_dict': ..., 'meta': ...}`` with segtools' key
-names: an entry whose ``convert`` names a conversion (``'encoding:resnest101'``, see
-:mod:`segtools.models.converters`) is converted on load (:func:`load_pretrained`), so an entry loads
-into the model its ``fits`` names with no missing key. Importing this module (which
-``segtools.models`` does) registers the ``segtools://`` scheme and segtools' weights-only loaders for
-every other scheme (:func:`segtools.utils.checkpoint.register_safe_loaders`), so it works under a
-plain mmengine Runner.
+:data:`MODEL_STORE` maps a name (``segtools://<name>`` in a config) to a :class:`ModelEntry`: its
+URLs, hash, size, source, licence, the segtools model its weights load into (``fits``) and how its keys
+convert (``convert``, a spec of :mod:`segtools.weights.converters`). Fetching and loading the files is
+:mod:`segtools.weights.store`'s business; nothing here touches the network or the disk.
 
 The manifest holds every name PyTorch-Encoding publishes weights for (:data:`ENCODING_SHA1`), its
 three segmentation-zoo names without weights, classifier aliases of its ImageNet files and
@@ -32,13 +23,9 @@ OpenMMLab's ImageNet ResNetV1c:
   have no URL.
 
 URLs: PyTorch-Encoding's store serves ``{ENCODING_REPO}/models/{name}-{sha1[:8]}.zip`` (default
-``https://s3.us-west-1.wasabisys.com/encoding``), a zip holding ``{name}-{sha1[:8]}.pth``; that
-``.pth`` is checked against the full 40-hex sha1 before it is renamed into the cache. The
-``ENCODING_REPO`` environment variable replaces the base URL for those entries as that project does.
-``SEGTOOLS_MIRROR`` (a base URL) replaces scheme and host of every manifest URL, keeping the path:
-``https://s3.us-west-1.wasabisys.com/encoding/models/x.zip`` with ``SEGTOOLS_MIRROR=http://m/pre``
-is fetched as ``http://m/pre/encoding/models/x.zip``; only the mirror is tried then, and it wins
-when both are set.
+``https://s3.us-west-1.wasabisys.com/encoding``, :func:`encoding_url`), a zip holding
+``{name}-{sha1[:8]}.pth``. The ``ENCODING_REPO`` and ``SEGTOOLS_MIRROR`` environment variables are
+applied when a file is fetched (:func:`segtools.weights.store.entry_urls`).
 
 Hashes: PyTorch-Encoding's entries record the full sha1 of the ``.pth`` (its ``model_store.py``);
 OpenMMLab's record the first 8 hex digits of the sha256 that their file names carry
@@ -49,18 +36,10 @@ specs.
 
 import dataclasses
 import difflib
-import os
 import re
-import shutil
-from pathlib import Path
 
-from mmengine.runner import CheckpointLoader
+from .converters import parse_spec, pending_reason
 
-from segtools.models.converters import convert_state_dict, parse_spec, pending_reason, unwrap_state_dict
-from segtools.utils.checkpoint import load_from_local_safe, register_safe_loaders
-from segtools.utils.download import ENV_MIRROR, apply_mirror, cache_dir, download_file
-
-SCHEME = 'segtools://'
 ENCODING_REPO_ENV = 'ENCODING_REPO'
 ENCODING_REPO = 'https://s3.us-west-1.wasabisys.com/encoding'
 ENCODING_LICENSE = 'not recorded (PyTorch-Encoding states no separate licence for its weights in our reference)'
@@ -102,7 +81,7 @@ class ModelEntry:
     """One named set of weights.
 
     Attributes:
-        name: The name used in ``segtools://<name>`` and :func:`get_model_file`.
+        name: The name used in ``segtools://<name>`` and :func:`segtools.weights.store.get_model_file`.
         fits: The segtools model the converted weights load into: a backbone
             ``Type(key=value, ...)``, an ``ImageClassifier(backbone=Type(...), ...)`` (a classifier), a
             config path ``configs/...py`` (a whole segmentor), or a description where the config is pending.
@@ -115,7 +94,7 @@ class ModelEntry:
         unzip: The URL serves a zip holding the ``.pth`` (PyTorch-Encoding's store).
         note: Why an entry has no URL, or what to know before loading it; shown in errors.
         convert: Conversion spec ``'<source>:<arch>'`` applied on load
-            (:func:`segtools.models.converters.convert_state_dict`), or ``None`` when the keys are
+            (:func:`segtools.weights.converters.convert_state_dict`), or ``None`` when the keys are
             already segtools'.
         published_as: The publisher's name of the file when it differs from ``name`` (the
             ``*_imagenet`` classifiers reuse the backbones' files, so both share one cached file).
@@ -282,11 +261,6 @@ MODEL_STORE: dict[str, ModelEntry] = {
 }
 
 
-def models_dir(root: str | Path | None = None) -> Path:
-    """Where the named weights are cached: ``root`` or ``$SEGTOOLS_HOME/models``."""
-    return Path(os.path.expanduser(str(root))) if root is not None else cache_dir() / 'models'
-
-
 def get_entry(name: str) -> ModelEntry:
     """The manifest entry of ``name`` (case-insensitive, as PyTorch-Encoding looks names up).
 
@@ -297,109 +271,13 @@ def get_entry(name: str) -> ModelEntry:
     if key not in MODEL_STORE:
         close = difflib.get_close_matches(key, MODEL_STORE, n=5, cutoff=0.5)
         hint = f'closest: {close}' if close else f'known: {sorted(MODEL_STORE)}'
-        raise KeyError(f'no pretrained weights named {name!r} in segtools.models.model_store; {hint}')
+        raise KeyError(f'no pretrained weights named {name!r} in segtools.weights.manifest; {hint}')
     return MODEL_STORE[key]
-
-
-def entry_urls(entry: ModelEntry) -> list[str]:
-    """The URLs to fetch for ``entry`` after ``SEGTOOLS_MIRROR`` / ``ENCODING_REPO`` (module docstring)."""
-    mirror = os.environ.get(ENV_MIRROR)
-    if mirror:
-        return [apply_mirror(url, mirror) for url in entry.urls]
-    repo = os.environ.get(ENCODING_REPO_ENV)
-    if repo and entry.source == 'pytorch-encoding' and entry.urls:
-        return [encoding_url(entry.file_stem, entry.sha1, repo)]
-    return list(entry.urls)
-
-
-def get_model_file(name: str, root: str | Path | None = None, **download_kwargs) -> Path:
-    """Path of the named weights, downloaded and verified into the cache on first use.
-
-    Args:
-        name: A manifest name (see :func:`list_models`).
-        root: Cache folder instead of ``$SEGTOOLS_HOME/models``.
-        **download_kwargs: Passed to :func:`~segtools.utils.download.download_file`
-            (``retries``, ``backoff``, ``timeout``, ``progress``).
-
-    Returns:
-        The local ``.pth`` path.
-
-    Raises:
-        KeyError: Unknown name (closest matches listed).
-        FileNotFoundError: No URL is known and the file was not placed by hand (its path is named).
-        segtools.utils.download.DownloadError: Offline, wrong hash, or every URL failed.
-    """
-    entry = get_entry(name)
-    dest = models_dir(root) / entry.filename
-    urls = entry_urls(entry)
-    if not urls and not dest.is_file():
-        raise FileNotFoundError(
-            f'{entry.name}: {entry.note or "no download URL is recorded"}. Place the weights (for {entry.fits}) at '
-            f'{dest} by hand, or use a local checkpoint path instead of {SCHEME}{entry.name}'
-        )
-    hashes = dict(sha256=entry.sha256, sha1=entry.sha1)
-    return download_file(urls, dest, unzip=entry.unzip, **hashes, **download_kwargs)
 
 
 def list_models() -> list[str]:
     """Every name in the manifest, sorted."""
     return sorted(MODEL_STORE)
-
-
-def purge(root: str | Path | None = None) -> list[Path]:
-    """Deletes the cached weights (``*.pth`` and partial downloads) of the manifest's names.
-
-    Args:
-        root: Cache folder instead of ``$SEGTOOLS_HOME/models``.
-
-    Returns:
-        The paths deleted.
-    """
-    folder = models_dir(root)
-    if not folder.is_dir():
-        return []
-    names = {entry.filename for entry in MODEL_STORE.values()}
-    removed = []
-    for path in sorted(folder.iterdir()):
-        base = path.name.removesuffix('.part').removesuffix('.extract').removesuffix('.lock')
-        if base in names:
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-            removed.append(path)
-    return removed
-
-
-def load_pretrained(name: str, root: str | Path | None = None, map_location=None, **download_kwargs) -> dict:
-    """The named weights with segtools' key names, ready for ``load_state_dict``.
-
-    Downloads and verifies the file on first use (:func:`get_model_file`), loads it weights-only,
-    then applies the entry's ``convert`` spec (keys renamed, classifiers dropped).
-
-    Args:
-        name: A manifest name (see :func:`list_models`).
-        root: Cache folder instead of ``$SEGTOOLS_HOME/models``.
-        map_location: Same as :func:`torch.load`.
-        **download_kwargs: Passed to :func:`~segtools.utils.download.download_file`.
-
-    Returns:
-        ``{'state_dict': {key: tensor}, 'meta': {'name', 'source', 'convert', 'file', 'dropped',
-        'src_meta'}}``; ``dropped`` lists the source keys the conversion removed.
-
-    Raises:
-        KeyError: Unknown name, or an unknown conversion spec in its entry.
-        segtools.utils.checkpoint.UnsafeCheckpointError: The file needs code-running globals.
-        segtools.models.converters.ConversionError: A key of the file has no conversion rule.
-    """
-    entry = get_entry(name)
-    path = get_model_file(entry.name, root, **download_kwargs)
-    state_dict, src_meta = unwrap_state_dict(load_from_local_safe(str(path), map_location=map_location), str(path))
-    dropped: list[str] = []
-    if entry.convert is not None:
-        conversion = convert_state_dict(state_dict, entry.convert)
-        state_dict, dropped = conversion.state_dict, conversion.dropped
-    meta = dict(
-        name=entry.name, source=entry.source, convert=entry.convert, file=str(path), dropped=dropped, src_meta=src_meta
-    )
-    return {'state_dict': state_dict, 'meta': meta}
 
 
 def check_manifest() -> list[str]:
@@ -448,17 +326,3 @@ def _encoding_problems(key: str, entry: ModelEntry) -> list[str]:
     if entry.urls != (encoding_url(entry.file_stem, sha1),) or not entry.unzip:
         problems.append(f'{key}: URLs {entry.urls} are not the zip {encoding_url(entry.file_stem, sha1)}')
     return problems
-
-
-def load_from_segtools(filename: str, map_location=None) -> dict:
-    """mmengine ``CheckpointLoader`` loader of ``segtools://<name>``: verified file, converted keys."""
-    return load_pretrained(filename[len(SCHEME) :], map_location=map_location)
-
-
-def register_segtools_scheme() -> None:
-    """Registers ``segtools://`` and segtools' weights-only loaders with mmengine (idempotent)."""
-    register_safe_loaders()
-    CheckpointLoader.register_scheme(prefixes=SCHEME, loader=load_from_segtools, force=True)
-
-
-register_segtools_scheme()

@@ -11,7 +11,8 @@ be refused as a whole although its weights are plain tensors.
 does nothing: no code of the file's choosing runs, not even the real ``getattr`` or numpy's
 reconstructors. Every value that unpickled to an ``Inert`` is then left out of the checkpoint
 (log history, numpy scalars such as the ETA); weights that would need one are refused. Any
-global outside :data:`INERT_GLOBALS` still makes the whole file refused by the caller.
+global outside :data:`INERT_GLOBALS` still makes the whole file refused by the caller
+(:func:`segtools.weights.loading.load_weights_only`, its only user).
 """
 
 import io

@@ -1,9 +1,9 @@
-"""segtools.models.converters.torchvision: torchvision / timm ImageNet backbones, checked by outputs."""
+"""segtools.weights.converters.torchvision: torchvision / timm ImageNet backbones, checked by outputs."""
 
 import pytest
 import torch
 
-from segtools.models.converters import ConversionError, torchvision
+from segtools.weights.converters import ConversionError, torchvision
 
 from ._source_models import SourceResNet, assert_same_features, build, image_classifier_cfg, randomize, shapes
 

@@ -1,4 +1,4 @@
-"""segtools.models.model_store: manifest, get_model_file, mirrors, purge and the segtools:// scheme.
+"""segtools.weights.manifest and .store: manifest, get_model_file, mirrors, purge and the segtools:// scheme.
 
 The PyTorch-Encoding names and full sha1s below are copied from its ``model_store.py`` (as recorded in
 our reference), independently of the manifest they check.
@@ -22,23 +22,14 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
-from segtools.models import model_store
 from segtools.models.backbones import ResNet
-from segtools.models.converters import check_against_model, convert_state_dict, encoding, pending_reason
-from segtools.models.model_store import (
-    MODEL_STORE,
-    ModelEntry,
-    check_manifest,
-    encoding_url,
-    get_entry,
-    get_model_file,
-    list_models,
-    load_pretrained,
-    purge,
-)
 from segtools.registry import MODELS
-from segtools.utils.checkpoint import UnsafeCheckpointError
-from segtools.utils.download import HashMismatchError, OfflineError
+from segtools.weights import store as model_store
+from segtools.weights.converters import check_against_model, convert_state_dict, encoding, pending_reason
+from segtools.weights.download import HashMismatchError, OfflineError
+from segtools.weights.loading import UnsafeCheckpointError
+from segtools.weights.manifest import MODEL_STORE, ModelEntry, check_manifest, encoding_url, get_entry, list_models
+from segtools.weights.store import get_model_file, load_pretrained, purge
 
 from .test_converters._source_models import (
     ENCODING_BACKBONES,

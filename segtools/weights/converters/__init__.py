@@ -7,8 +7,8 @@ keeps it: ``'encoding:resnest50:classifier'``, ``'torchvision:resnet50:classifie
 ``ImageClassifier`` (``backbone.*``, ``head.fc``). ``'encoding:deepten_resnet50'`` gives Deep TEN's
 ``ImageClassifier``. A source may list *pending* archs (``PENDING``: a known layout whose segtools
 target is not written yet): the model store may name them, and converting says why it cannot yet.
-The model store records one spec per entry (:attr:`segtools.models.model_store.ModelEntry.convert`)
-and converts on load;
+The model store records one spec per entry (:attr:`segtools.weights.manifest.ModelEntry.convert`)
+and converts on load (:func:`segtools.weights.store.load_pretrained`);
 ``tools/model_converters/*2segtools.py`` are command lines over the same modules. A checkpoint
 in MMSegmentation's layout given to ``tools/test.py``/``tools/train.py`` or ``init_model`` is converted
 by the arch of the model (:func:`.mmseg.arch_for_model`, applied by
@@ -38,7 +38,7 @@ SOURCES: dict[str, ModuleType] = {'encoding': encoding, 'torchvision': torchvisi
 
 
 def parse_spec(spec: str) -> tuple[ModuleType, str]:
-    """``'encoding:resnet50s'`` -> ``(segtools.models.converters.encoding, 'resnet50s')``;
+    """``'encoding:resnet50s'`` -> ``(segtools.weights.converters.encoding, 'resnet50s')``;
     ``'encoding:resnest50:classifier'`` -> ``(..., 'resnest50:classifier')``.
 
     Raises:

@@ -1,4 +1,4 @@
-"""segtools.models.converters.encoding: PyTorch-Encoding backbones, classifiers and segmentation models.
+"""segtools.weights.converters.encoding: PyTorch-Encoding backbones, classifiers and segmentation models.
 
 Backbones, ImageNet classifiers and the DeepLabV3 head are rebuilt in PyTorch-Encoding's layout
 (``_source_models``); their converted weights must give the same outputs (features, logits) in
@@ -12,14 +12,14 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from segtools.models.converters import (
+from segtools.registry import MODELS
+from segtools.weights.converters import (
     ConversionError,
     ShapeMismatchError,
     check_against_model,
     convert_keys,
     encoding,
 )
-from segtools.registry import MODELS
 
 from ._source_models import (
     SourceATTENHead,

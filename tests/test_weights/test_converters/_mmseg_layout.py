@@ -8,7 +8,7 @@ Written from mmseg 1.2.2's ``decode_heads/{psp,aspp,sep_aspp,enc,uper,da}_head.p
   the mmseg config dict it mirrors, with a BN norm, and returns ``{key: shape}`` under ``prefix``.
   mmseg's ``BaseDecodeHead`` registers ``conv_seg`` before the head's own modules, so it comes first;
 - :data:`SMALL_MODELS`: one small mmseg config dict per segmentor arch of
-  :mod:`segtools.models.converters.mmseg` and :func:`mmseg_state`, random weights in its layout;
+  :mod:`segtools.weights.converters.mmseg` and :func:`mmseg_state`, random weights in its layout;
 - :class:`MMSegPAM` and :class:`MMSegJPU`: faithful reimplementations (mmseg's module names and
   forward) of the two modules whose conversion could get the meaning wrong with the right shapes
   (query vs key projection; the order of the levels the JPU concatenates).

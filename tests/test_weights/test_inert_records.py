@@ -7,8 +7,8 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from segtools.utils.checkpoint import UnsafeCheckpointError, load_from_local_safe
-from segtools.utils.inert_records import INERT_GLOBALS, Inert, only_inert_globals
+from segtools.weights.inert_records import INERT_GLOBALS, Inert, only_inert_globals
+from segtools.weights.loading import UnsafeCheckpointError, load_from_local_safe
 
 
 def _mmengine_checkpoint(extra: dict | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""Safe (weights-only) checkpoint loading, plain message-hub state and atomic writes."""
+"""Weights-only checkpoint loading (segtools.weights.loading), also through every path mmengine loads by
+(the loaders segtools.weights.registration registers: init_cfg Pretrained, load_from, resume, URLs)."""
 
 import builtins
 import functools
@@ -12,26 +13,20 @@ import threading
 import numpy as np
 import pytest
 import torch
-from mmengine.fileio import get_file_backend
-from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
 
 from segtools.registry import MODELS
-from segtools.utils.checkpoint import (
-    ATOMIC_BACKEND,
+from segtools.weights.loading import (
     SAFE_GLOBALS,
-    AtomicLocalBackend,
     CorruptCheckpointError,
     UnsafeCheckpointError,
     check_safe_globals,
-    find_unplain,
     load_from_local_safe,
-    message_hub_from_plain,
-    message_hub_to_plain,
-    setup_safe_checkpointing,
     url_cache_path,
 )
+from segtools.weights.registration import setup_safe_checkpointing
 
 
 class RunsCode:
@@ -80,30 +75,9 @@ def test_plain_mmengine_message_hub_needs_getattr_and_is_never_unpickled(tmp_pat
     with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer was not an allowed global'):
         torch.load(path, weights_only=True)
     # segtools loads such a file with inert stand-ins and leaves the records out
-    # (tests/test_utils/test_inert_records.py): the buffers never come back.
+    # (tests/test_weights/test_inert_records.py): the buffers never come back.
     loaded = load_from_local_safe(str(path))
     assert dict(loaded['message_hub']['log_scalars']) == {}
-
-
-def test_plain_message_hub_round_trip_loads_weights_only(tmp_path):
-    state = _message_hub_state()
-    plain = message_hub_to_plain(state)
-    assert find_unplain(plain) == []
-    assert plain['runtime_info']['eta'] == 12.5 and type(plain['runtime_info']['eta']) is float
-
-    path = tmp_path / 'plain.pth'
-    torch.save({'message_hub': plain}, path)
-    assert torch.serialization.get_unsafe_globals_in_checkpoint(str(path)) == []
-    loaded = load_from_local_safe(str(path))
-    restored = message_hub_from_plain(loaded['message_hub'])
-    buffer = restored['log_scalars']['train/loss']
-    assert isinstance(buffer, HistoryBuffer)
-    expected_logs, expected_counts = state['log_scalars']['train/loss'].data
-    np.testing.assert_array_equal(buffer.data[0], expected_logs)
-    np.testing.assert_array_equal(buffer.data[1], expected_counts)
-    assert buffer.mean() == pytest.approx(np.mean(expected_logs))
-    assert buffer.current() == 1.5
-    MessageHub(name='test_checkpoint_hub_restored').load_state_dict(restored)
 
 
 def test_allow_list_has_no_callables():
@@ -130,25 +104,6 @@ def test_truncated_checkpoint_is_a_clear_error(tmp_path):
         load_from_local_safe(str(path))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         load_from_local_safe(str(tmp_path / 'missing.pth'))
-
-
-def test_atomic_backend_writes_whole_files_or_nothing(tmp_path, monkeypatch):
-    setup_safe_checkpointing()
-    backend = get_file_backend(str(tmp_path), backend_args=dict(backend=ATOMIC_BACKEND))
-    assert isinstance(backend, AtomicLocalBackend)
-    target = tmp_path / 'sub' / 'iter_2.pth'
-    backend.put(b'complete', str(target))
-    assert target.read_bytes() == b'complete'
-
-    # A write interrupted before the rename leaves the previous file intact and no temp file.
-    def interrupted(src, dst):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, 'replace', interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        backend.put(b'half-written', str(target))
-    assert target.read_bytes() == b'complete'
-    assert sorted(p.name for p in target.parent.iterdir()) == ['iter_2.pth']
 
 
 def test_safe_loader_keeps_state_dicts(tmp_path):

@@ -1,4 +1,4 @@
-"""segtools.utils.download against an HTTP server on 127.0.0.1 with Range support and fault injection."""
+"""segtools.weights.download against an HTTP server on 127.0.0.1 with Range support and fault injection."""
 
 import hashlib
 import http.server
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from segtools.utils.download import (
+from segtools.weights.download import (
     DownloadError,
     HashMismatchError,
     OfflineError,
