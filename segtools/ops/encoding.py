@@ -55,38 +55,33 @@ def aggregate_reference(A: torch.Tensor, X: torch.Tensor, C: torch.Tensor) -> to
     return (A.unsqueeze(3) * (X.unsqueeze(2) - C)).sum(dim=1)
 
 
-class ScaledL2Function(torch.autograd.Function):
-    """:func:`scaled_l2` through the compiled kernels (``ext.scaled_l2_forward/backward``)."""
+def _kernel_function(class_name: str, op: str) -> type[torch.autograd.Function]:
+    """An autograd Function over ``ext.<op>_forward`` / ``ext.<op>_backward``.
 
-    @staticmethod
-    def forward(ctx, ext, X: torch.Tensor, C: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
+    ``apply(ext, *inputs)``: the forward saves the inputs and returns ``<op>_forward(*inputs)``;
+    the backward returns ``<op>_backward(grad, *inputs)``, one gradient per input.
+    """
+
+    def forward(ctx, ext, *inputs: torch.Tensor) -> torch.Tensor:
         ctx.ext = ext
-        ctx.save_for_backward(X, C, S)
-        return ext.scaled_l2_forward(X, C, S)
+        ctx.save_for_backward(*inputs)
+        return getattr(ext, f'{op}_forward')(*inputs)
 
-    @staticmethod
     @once_differentiable
-    def backward(ctx, grad_SL: torch.Tensor):
-        X, C, S = ctx.saved_tensors
-        grad_X, grad_C, grad_S = ctx.ext.scaled_l2_backward(grad_SL, X, C, S)
-        return None, grad_X, grad_C, grad_S
+    def backward(ctx, grad: torch.Tensor):
+        return None, *getattr(ctx.ext, f'{op}_backward')(grad, *ctx.saved_tensors)
+
+    namespace = dict(
+        forward=staticmethod(forward),
+        backward=staticmethod(backward),
+        __doc__=f':func:`{op}` through the compiled kernels (``ext.{op}_forward/backward``).',
+        __module__=__name__,
+    )
+    return type(class_name, (torch.autograd.Function,), namespace)
 
 
-class AggregateFunction(torch.autograd.Function):
-    """:func:`aggregate` through the compiled kernels (``ext.aggregate_forward/backward``)."""
-
-    @staticmethod
-    def forward(ctx, ext, A: torch.Tensor, X: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-        ctx.ext = ext
-        ctx.save_for_backward(A, X, C)
-        return ext.aggregate_forward(A, X, C)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_E: torch.Tensor):
-        A, X, C = ctx.saved_tensors
-        grad_A, grad_X, grad_C = ctx.ext.aggregate_backward(grad_E, A, X, C)
-        return None, grad_A, grad_X, grad_C
+ScaledL2Function = _kernel_function('ScaledL2Function', 'scaled_l2')
+AggregateFunction = _kernel_function('AggregateFunction', 'aggregate')
 
 
 @float32_under_autocast

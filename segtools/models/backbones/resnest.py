@@ -59,10 +59,9 @@ class ResNeSt(ResNet):
             ``avg_down``).
     """
 
+    # ResNet's bottleneck depths, and the two deeper ones of ResNeSt.
     arch_settings = {
-        50: (Bottleneck, (3, 4, 6, 3)),
-        101: (Bottleneck, (3, 4, 23, 3)),
-        152: (Bottleneck, (3, 8, 36, 3)),
+        **{depth: ResNet.arch_settings[depth] for depth in (50, 101, 152)},
         200: (Bottleneck, (3, 24, 36, 3)),
         269: (Bottleneck, (3, 30, 48, 8)),
     }

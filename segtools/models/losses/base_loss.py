@@ -20,6 +20,8 @@ class BaseLoss(nn.Module):
     """
 
     takes_pixel_weight: bool = True
+    #: Attributes shown by ``repr(loss)``, in order.
+    repr_fields: tuple[str, ...] = ('loss_weight', 'loss_name')
 
     def __init__(self, loss_weight: float, loss_name: str, reduction: str | None = None) -> None:
         super().__init__()
@@ -33,3 +35,6 @@ class BaseLoss(nn.Module):
     def loss_name(self) -> str:
         """Key of this loss in the loss dict."""
         return self._loss_name
+
+    def extra_repr(self) -> str:
+        return ', '.join(f'{name}={getattr(self, name)!r}' for name in self.repr_fields)

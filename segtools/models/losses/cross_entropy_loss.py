@@ -36,6 +36,8 @@ class CrossEntropyLoss(BaseLoss):
         avg_non_ignore: Average over the valid pixels only.
     """
 
+    repr_fields = ('use_sigmoid', 'reduction', 'loss_weight', 'loss_name', 'avg_non_ignore')
+
     def __init__(
         self,
         use_sigmoid: bool = False,
@@ -143,9 +145,3 @@ class CrossEntropyLoss(BaseLoss):
             avg_factor=avg_factor,
         )
         return self.loss_weight * loss, pred
-
-    def extra_repr(self) -> str:
-        return (
-            f'use_sigmoid={self.use_sigmoid}, reduction={self.reduction!r}, loss_weight={self.loss_weight}, '
-            f'loss_name={self.loss_name!r}, avg_non_ignore={self.avg_non_ignore}'
-        )

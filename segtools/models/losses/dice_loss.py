@@ -31,6 +31,8 @@ class DiceLoss(BaseLoss):
     # A ratio of sums over pixels: a per-pixel weight has no meaning.
     takes_pixel_weight = False
 
+    repr_fields = ('smooth', 'exponent', 'reduction', 'loss_weight', 'loss_name')
+
     def __init__(
         self,
         smooth: float = 1.0,
@@ -76,9 +78,3 @@ class DiceLoss(BaseLoss):
             reduction=self.reduction,
         )
         return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return (
-            f'smooth={self.smooth}, exponent={self.exponent}, reduction={self.reduction!r}, '
-            f'loss_weight={self.loss_weight}, loss_name={self.loss_name!r}'
-        )

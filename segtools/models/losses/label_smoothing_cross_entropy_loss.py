@@ -25,6 +25,8 @@ class LabelSmoothingCrossEntropyLoss(BaseLoss):
         avg_non_ignore: Average over the valid pixels only (else over all, like mmseg's CE).
     """
 
+    repr_fields = ('smoothing', 'reduction', 'loss_weight', 'loss_name', 'avg_non_ignore')
+
     def __init__(
         self,
         smoothing: float = 0.1,
@@ -64,9 +66,3 @@ class LabelSmoothingCrossEntropyLoss(BaseLoss):
             avg_non_ignore=self.avg_non_ignore,
         )
         return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return (
-            f'smoothing={self.smoothing}, reduction={self.reduction!r}, loss_weight={self.loss_weight}, '
-            f'loss_name={self.loss_name!r}, avg_non_ignore={self.avg_non_ignore}'
-        )

@@ -33,6 +33,8 @@ class LovaszLoss(BaseLoss):
     # A loss over sorted errors, not a sum over pixels: a per-pixel weight has no meaning.
     takes_pixel_weight = False
 
+    repr_fields = ('loss_type', 'classes', 'per_image', 'reduction', 'loss_weight', 'loss_name')
+
     def __init__(
         self,
         loss_type: str = 'multi_class',
@@ -93,9 +95,3 @@ class LovaszLoss(BaseLoss):
                 reduction=self.reduction,
             )
         return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return (
-            f'loss_type={self.loss_type!r}, classes={self.classes!r}, per_image={self.per_image}, '
-            f'reduction={self.reduction!r}, loss_weight={self.loss_weight}, loss_name={self.loss_name!r}'
-        )

@@ -28,6 +28,8 @@ class OhemCrossEntropyLoss(BaseLoss):
         loss_name: Key of the loss in the loss dict; must start with ``'loss_'``.
     """
 
+    repr_fields = ('thresh', 'min_kept', 'loss_weight', 'loss_name')
+
     def __init__(
         self,
         thresh: float = 0.7,
@@ -70,9 +72,3 @@ class OhemCrossEntropyLoss(BaseLoss):
             ignore_index=ignore_index,
         )
         return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return (
-            f'thresh={self.thresh}, min_kept={self.min_kept}, loss_weight={self.loss_weight}, '
-            f'loss_name={self.loss_name!r}'
-        )

@@ -87,6 +87,3 @@ class SELoss(BaseLoss):
             ``loss_weight`` times the mean BCE, a scalar.
         """
         return self.loss_weight * se_loss(se_logits, seg_label, ignore_index=ignore_index)
-
-    def extra_repr(self) -> str:
-        return f'loss_weight={self.loss_weight}, loss_name={self.loss_name!r}'

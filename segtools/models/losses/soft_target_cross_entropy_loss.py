@@ -24,6 +24,8 @@ class SoftTargetCrossEntropyLoss(BaseLoss):
         avg_non_ignore: Average over the elements whose target is not all zero only.
     """
 
+    repr_fields = ('reduction', 'loss_weight', 'loss_name', 'avg_non_ignore')
+
     def __init__(
         self,
         reduction: str = 'mean',
@@ -58,9 +60,3 @@ class SoftTargetCrossEntropyLoss(BaseLoss):
             avg_non_ignore=self.avg_non_ignore,
         )
         return self.loss_weight * loss
-
-    def extra_repr(self) -> str:
-        return (
-            f'reduction={self.reduction!r}, loss_weight={self.loss_weight}, loss_name={self.loss_name!r}, '
-            f'avg_non_ignore={self.avg_non_ignore}'
-        )
