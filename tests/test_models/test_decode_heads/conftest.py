@@ -14,7 +14,7 @@ from segtools.structures import SegDataSample
 # (channels, side) of the four levels, finest first: strides 4, 8, 16, 16 of a 64x64 image.
 LEVELS = ((4, 16), (8, 8), (12, 4), (16, 4))
 NUM_CLASSES = 3
-# Modules the heads' default configs name; the lead's package __init__ files will import them.
+# Modules the heads' default losses live in (segtools.models imports them too; these are enough to build a head).
 LOSS_MODULES = ('segtools.models.losses.cross_entropy_loss', 'segtools.models.losses.se_loss')
 
 
