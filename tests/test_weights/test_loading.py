@@ -10,10 +10,8 @@ import pickle
 import shutil
 import threading
 
-import numpy as np
 import pytest
 import torch
-from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import CheckpointLoader, Runner, load_checkpoint
 
@@ -28,6 +26,8 @@ from segtools.weights.loading import (
 )
 from segtools.weights.registration import setup_safe_checkpointing
 
+from ..test_engine.test_hooks.test_plain_checkpoint_state_hook import message_hub_state
+
 
 class RunsCode:
     """Unpickling an instance would call ``os.system`` (a classic malicious checkpoint)."""
@@ -37,15 +37,6 @@ class RunsCode:
 
     def __reduce__(self):
         return os.system, (f'touch {self.marker}',)
-
-
-def _message_hub_state() -> dict:
-    hub = MessageHub(name='test_checkpoint_hub')
-    for value in (3.0, 2.0, 1.5):
-        hub.update_scalar('train/loss', value)
-    hub.update_info('eta', np.float64(12.5))
-    hub.update_info('iter', 7)
-    return hub.state_dict()
 
 
 def test_code_executing_checkpoint_is_refused(tmp_path):
@@ -68,7 +59,7 @@ def test_plain_mmengine_message_hub_needs_getattr_and_is_never_unpickled(tmp_pat
     # What an mmengine checkpoint stores without PlainCheckpointStateHook: HistoryBuffer
     # pickles its statistics methods through builtins.getattr, which is never allowed.
     path = tmp_path / 'mmengine.pth'
-    torch.save({'message_hub': _message_hub_state()}, path)
+    torch.save({'message_hub': message_hub_state()}, path)
     unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     assert any(name.endswith('getattr') for name in unsafe)
     assert 'mmengine.logging.history_buffer.HistoryBuffer' in unsafe

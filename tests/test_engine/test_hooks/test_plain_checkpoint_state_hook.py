@@ -9,7 +9,8 @@ from segtools.engine.hooks.plain_checkpoint_state_hook import find_unplain, mess
 from segtools.weights.loading import load_from_local_safe
 
 
-def _message_hub_state() -> dict:
+def message_hub_state() -> dict:
+    """A message hub's state dict with numpy scalars and history buffers (not weights-only loadable)."""
     hub = MessageHub(name='test_checkpoint_hub')
     for value in (3.0, 2.0, 1.5):
         hub.update_scalar('train/loss', value)
@@ -19,7 +20,7 @@ def _message_hub_state() -> dict:
 
 
 def test_plain_message_hub_round_trip_loads_weights_only(tmp_path):
-    state = _message_hub_state()
+    state = message_hub_state()
     plain = message_hub_to_plain(state)
     assert find_unplain(plain) == []
     assert plain['runtime_info']['eta'] == 12.5 and type(plain['runtime_info']['eta']) is float
