@@ -84,9 +84,7 @@ class CrossEntropyLoss(BaseLoss):
         Returns:
             ``loss_weight`` times the loss: a scalar unless the reduction is ``'none'``.
         """
-        reduction = self.reduction
-        if reduction_override is not None:
-            reduction = check_reduction(type(self).__name__, reduction_override)
+        reduction = self._reduction(reduction_override)
         loss_fn = binary_cross_entropy if self.use_sigmoid else cross_entropy
         loss = loss_fn(
             pred,
@@ -130,9 +128,7 @@ class CrossEntropyLoss(BaseLoss):
         """
         if self.use_sigmoid:
             raise ValueError(f'{type(self).__name__}.forward_upsampled: only the softmax form, not use_sigmoid=True')
-        reduction = self.reduction
-        if reduction_override is not None:
-            reduction = check_reduction(type(self).__name__, reduction_override)
+        reduction = self._reduction(reduction_override)
         loss, pred = upsampled_cross_entropy(
             logits,
             target,
@@ -145,3 +141,9 @@ class CrossEntropyLoss(BaseLoss):
             avg_factor=avg_factor,
         )
         return self.loss_weight * loss, pred
+
+    def _reduction(self, reduction_override: str | None) -> str:
+        """``reduction``, or the checked ``reduction_override`` of one call."""
+        if reduction_override is None:
+            return self.reduction
+        return check_reduction(type(self).__name__, reduction_override)
