@@ -16,9 +16,11 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from segtools.engine.optimizers import warn_if_bf16_is_emulated
 from segtools.errors import CheckpointNotFoundError, ConfigError
 from segtools.registry import RUNNERS
 from segtools.utils import register_all_modules
@@ -119,6 +121,8 @@ def apply_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.amp:
         # mmengine's TestLoop autocasts with fp16=True: float16 on CUDA, bfloat16 on the CPU.
         cfg.test_cfg = dict(cfg.get('test_cfg', None) or dict(type='TestLoop'), fp16=True)
+        if not torch.cuda.is_available():
+            warn_if_bf16_is_emulated('tools/test.py --amp')
 
     if args.show or args.show_dir:
         enable_visualization(cfg, args)

@@ -1,11 +1,14 @@
 """BF16OptimWrapper: bfloat16 convolutions and norms, float32 Encoding and SyncBN statistics, float32 weights."""
 
+import logging
+
 import pytest
 import torch
 from mmengine.optim import build_optim_wrapper
 from torch import nn
 
 from segtools.engine import BF16OptimWrapper
+from segtools.engine.optimizers import bf16_optim_wrapper
 from segtools.models.layers.encoding import Encoding
 from segtools.models.layers.sync_bn import SyncBatchNorm
 from segtools.utils import register_all_modules
@@ -86,3 +89,21 @@ def test_training_follows_float32_closely():
 def test_device_type_is_checked():
     with pytest.raises(ValueError, match='device_type'):
         BF16OptimWrapper(torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), device_type='tpu')
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_warns_where_the_cpu_emulates_bfloat16(monkeypatch, native):
+    logged = []
+    monkeypatch.setattr(bf16_optim_wrapper, 'cpu_runs_bf16_natively', lambda: native)
+    monkeypatch.setattr(bf16_optim_wrapper, 'print_log', lambda msg, *args, **kwargs: logged.append((msg, kwargs)))
+    parameters = nn.Linear(2, 2).parameters()
+    BF16OptimWrapper(torch.optim.SGD(parameters, lr=0.1))
+    if native:
+        assert logged == []
+    else:
+        [(message, kwargs)] = logged
+        assert message.startswith('BF16OptimWrapper: this CPU has no bfloat16 kernels') and 'float32' in message
+        assert kwargs['level'] == logging.WARNING
+    logged.clear()
+    BF16OptimWrapper(torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1), device_type='cuda')
+    assert logged == []  # the GPU's bfloat16 is not this CPU's business
