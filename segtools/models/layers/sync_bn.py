@@ -41,7 +41,8 @@ class SyncBatchNorm(_BatchNorm):
         inplace: In-place ABN: write the output into the input and recover the
             input from the output in the backward; needs ``'identity'`` or
             ``'leaky_relu'`` with ``slope > 0``.
-        process_group: Group whose ranks share statistics; ``None`` for the world.
+        process_group: Group whose ranks share statistics; ``None`` for the world (with gloo,
+            a duplicate group of SyncBN's own; see :func:`segtools.ops.sync_bn.sync_batch_norm`).
 
     Shape:
         - Input: ``(N, C)``, ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)``.

@@ -3,7 +3,7 @@
 Rank 0 holds 3 samples and rank 1 holds 5: the statistics must be weighted by the
 per-rank counts to match the 8-sample batch norm (PyTorch-Encoding's
 DistSyncBatchNorm averaged the per-rank means and would fail here). A third case
-gives rank 0 no samples at all.
+gives rank 0 no samples at all. The statistics go over SyncBN's own gloo group.
 """
 
 import datetime
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from segtools.models.layers.sync_bn import SyncBatchNorm
 from segtools.ops import _ext
+from segtools.ops import sync_bn as sync_bn_ops
 
 from ...tool_process import free_port, start_method
 
@@ -75,6 +76,12 @@ def _worker(rank: int, world_size: int, port: int, ext_spec: tuple[str, str] | N
                 running_mean=layer.running_mean,
                 running_var=layer.running_var,
             )
+        world, group = sync_bn_ops._STATISTICS_GROUP
+        results['statistics_group'] = dict(
+            made_for_world=world is dist.group.WORLD,
+            own=group is not None and group is not world,
+            size=dist.get_world_size(group),
+        )
         torch.save(results, Path(out_dir) / f'rank{rank}.pt')
     finally:
         dist.destroy_process_group()
@@ -125,6 +132,9 @@ def test_two_ranks_match_full_batch(tmp_path, kernels):
     mp.start_processes(_worker, args=(2, free_port(), ext_spec, str(tmp_path)), nprocs=2, start_method=start_method())
 
     ranks = [torch.load(tmp_path / f'rank{rank}.pt') for rank in range(2)]
+    # The statistics travel on a gloo group of SyncBN's own, not behind DDP's buckets on the world group.
+    for r in ranks:
+        assert r['statistics_group'] == dict(made_for_world=True, own=True, size=2)
     for name, (activation, _, _) in CASES.items():
         expected = _full_batch(data, activation)
         for it in range(ITERATIONS):
