@@ -73,3 +73,19 @@ def test_rows_pair_each_variant_with_its_baseline():
         '1.50x',
     )
     assert len(rows) == 2 + 3 + 3 + 4 + 2 + 1 + 1 + 1
+
+
+def test_bfloat16_left_out_on_an_emulating_cpu_gives_one_row_without_a_ratio():
+    ops = dict(results=[])
+    amp = [
+        dict(
+            config='configs/x/enc.py',
+            fp32=dict(train=4.0, predict=1.0, peak_gib=3.0),
+            bf16=None,
+            train_speedup=None,
+            predict_speedup=None,
+        )
+    ]
+    tta = [dict(variant='loop', seconds=3.0, speedup=1.0, equal_labels=1.0)]
+    rows = bench_summary.summary_rows(ops, amp, tta)
+    assert rows == [('amp', 'enc train step', 'fp32 4.00 s', 'bf16 emulated here', '-')]

@@ -7,11 +7,14 @@ on the content), runs ``--warmup`` untimed then ``--steps`` timed training steps
 config's optimizer wrapper (``OptimWrapper`` for float32, ``BF16OptimWrapper`` -- what
 ``tools/train.py --amp`` picks without a GPU -- for bfloat16) and ``--steps`` timed
 single-image predictions. The table reports medians and the bf16/fp32 ratios measured in this
-one run.
+one run. Where oneDNN has no bfloat16 kernels for the CPU (no AVX-512 or AMX) bfloat16 is
+emulated, an order of magnitude slower than float32: the bfloat16 variant is then left out (its
+cells say so) unless ``--allow-emulated`` asks for it.
 
 Usage::
 
-    python tools/analysis_tools/benchmark_amp.py [CONFIG ...] [--batch 2] [--steps 3] [--warmup 1] [--json OUT]
+    python tools/analysis_tools/benchmark_amp.py [CONFIG ...] [--batch 2] [--steps 3] [--warmup 1]
+        [--allow-emulated] [--json OUT]
 
 Default configs: EncNet and PSPNet R50-D8 on ADE20K at 512x512 (150 classes), MMSegmentation's.
 """
@@ -40,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--batch', type=int, default=2, help='images per training step')
     parser.add_argument('--steps', type=int, default=3, help='timed training steps and predictions')
     parser.add_argument('--warmup', type=int, default=1, help='untimed steps first')
+    parser.add_argument(
+        '--allow-emulated', action='store_true', help='measure bfloat16 also on a CPU that emulates it (slow)'
+    )
     parser.add_argument('--json', help='also write the results to this file')
     parser.add_argument('--worker', nargs=2, metavar=('CONFIG', 'VARIANT'), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -98,13 +104,26 @@ def run_variant(config: str, variant: str, batch: int, steps: int, warmup: int) 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from torch.backends.cpu import get_cpu_capability
+
+    from segtools.engine.optimizers import cpu_runs_bf16_natively
+
     if args.worker:
         result = run_variant(*args.worker, args.batch, args.steps, args.warmup)
         print('RESULT ' + json.dumps(result))
         return 0
+    variants = VARIANTS
+    if not args.allow_emulated and not cpu_runs_bf16_natively():
+        variants = ('fp32',)
+        print(
+            f'bf16 not measured: this CPU has no bfloat16 kernels (oneDNN needs AVX-512 or AMX; it offers '
+            f'{get_cpu_capability()}), so bfloat16 would be emulated and the ratio would time the emulation '
+            '(--allow-emulated measures it anyway)',
+            flush=True,
+        )
     results = {}
     for config in args.configs:
-        for variant in VARIANTS:
+        for variant in variants:
             cmd = [sys.executable, __file__, '--worker', config, variant]
             cmd += ['--batch', str(args.batch), '--steps', str(args.steps), '--warmup', str(args.warmup)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
@@ -123,20 +142,23 @@ def main(argv: list[str] | None = None) -> int:
     print('|---|---|---|---|---|---|---|---|---|')
     rows = []
     for config in args.configs:
-        fp32, bf16 = results[(config, 'fp32')], results[(config, 'bf16')]
+        fp32, bf16 = results[(config, 'fp32')], results.get((config, 'bf16'))
         row = dict(
             config=config,
             fp32=fp32,
             bf16=bf16,
-            train_speedup=fp32['train'] / bf16['train'],
-            predict_speedup=fp32['predict'] / bf16['predict'],
+            train_speedup=None if bf16 is None else fp32['train'] / bf16['train'],
+            predict_speedup=None if bf16 is None else fp32['predict'] / bf16['predict'],
         )
         rows.append(row)
-        print(
-            f'| {Path(config).stem} | {fp32["train"]:.2f} | {bf16["train"]:.2f} | {row["train_speedup"]:.2f}x '
-            f'| {fp32["predict"]:.2f} | {bf16["predict"]:.2f} | {row["predict_speedup"]:.2f}x '
-            f'| {fp32["peak_gib"]:.2f} | {bf16["peak_gib"]:.2f} |'
-        )
+        if bf16 is None:
+            cells = [f'{fp32["train"]:.2f}', 'emulated', '-', f'{fp32["predict"]:.2f}', 'emulated', '-']
+            cells += [f'{fp32["peak_gib"]:.2f}', 'emulated']
+        else:
+            cells = [f'{fp32["train"]:.2f}', f'{bf16["train"]:.2f}', f'{row["train_speedup"]:.2f}x']
+            cells += [f'{fp32["predict"]:.2f}', f'{bf16["predict"]:.2f}', f'{row["predict_speedup"]:.2f}x']
+            cells += [f'{fp32["peak_gib"]:.2f}', f'{bf16["peak_gib"]:.2f}']
+        print(f'| {Path(config).stem} | ' + ' | '.join(cells) + ' |')
     if args.json:
         write_json(args.json, rows)
     return 0
