@@ -9,10 +9,11 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule, build_activation_layer
+from mmcv.cnn import DepthwiseSeparableConvModule, build_activation_layer
 from mmengine.model import BaseModule
 
 from segtools.models.backbones.utils import check_frozen_stages, freeze_stages, set_norm_eval
+from segtools.models.layers.conv_module import ConvModule
 from segtools.registry import MODELS
 
 # (output channels of the three separable convs, stride of the last one) of the

@@ -4,10 +4,10 @@ al., 2017)."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.layers.aspp import ASPP
+from segtools.models.layers.conv_module import ConvModule
 from segtools.registry import MODELS
 
 from .decode_head import BaseDecodeHead

@@ -5,10 +5,10 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
-from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.layers.acf import ACFModule
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.layers.enc_module import EncModule
 from segtools.models.layers.lateral_fuse import LateralFusion
 from segtools.models.layers.ppm import ImagePooling

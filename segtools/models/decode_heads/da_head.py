@@ -4,9 +4,9 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
-from mmcv.cnn import ConvModule
 from torch import nn
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.layers.pam_cam import CAM, PAM
 from segtools.registry import MODELS
 

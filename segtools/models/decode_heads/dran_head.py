@@ -4,8 +4,8 @@ TNNLS 2020)."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.layers.dran_attention import CLGD, CCAMDec, CPAMDec, CPAMEnc
 from segtools.registry import MODELS
 

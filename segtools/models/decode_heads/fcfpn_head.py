@@ -4,8 +4,8 @@ Detection", Lin et al., CVPR 2017)."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.layers.fpn_fuse import FPNFusion
 from segtools.registry import MODELS
 

@@ -4,9 +4,9 @@ al., CVPR 2015), also the auxiliary head of most models."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 from torch import nn
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.layers.ppm import ImagePooling
 from segtools.registry import MODELS
 

@@ -4,10 +4,11 @@ Segmentation", Chen et al., ECCV 2018)."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
+from mmcv.cnn import DepthwiseSeparableConvModule
 from torch import nn
 
 from segtools.models.layers.aspp import ASPP
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.utils import resize
 from segtools.registry import MODELS
 

@@ -3,8 +3,8 @@
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.models.layers.fpn_fuse import FPNFusion
 from segtools.models.layers.ppm import PyramidPoolingModule
 from segtools.registry import MODELS

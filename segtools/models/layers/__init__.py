@@ -3,6 +3,7 @@ normalisation and convolution layers that configs name in ``*_cfg``."""
 
 from .acf import ACFModule, MixtureOfSoftMaxACF
 from .aspp import ASPP
+from .conv_module import ConvModule
 from .dran_attention import CLGD, CCAMDec, CPAMDec, CPAMEnc
 from .drop_block import DropBlock2D, reset_dropblock
 from .enc_module import EncModule
@@ -27,6 +28,7 @@ __all__ = [
     'ACFModule',
     'ASPP',
     'CAM',
+    'ConvModule',
     'CCAMDec',
     'CLGD',
     'CPAMDec',

@@ -7,8 +7,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from torch import nn
+
+from .conv_module import ConvModule
 
 # Shared defaults, never mutated (configs are copied before use).
 _BN = dict(type='BN')

@@ -4,9 +4,10 @@ Segmentation", Chen et al., 2017: DeepLabV3)."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
+from mmcv.cnn import DepthwiseSeparableConvModule
 from torch import nn
 
+from .conv_module import ConvModule
 from .ppm import ImagePooling
 
 # Shared defaults, never mutated (configs are copied before use).

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.utils import AdaptiveAvgPool2d, resize
+
+from .conv_module import ConvModule
 
 # Shared defaults, never mutated (configs are copied before use).
 _RELU = dict(type='ReLU')

@@ -2,9 +2,10 @@
 al., CVPR 2018)."""
 
 import torch
-from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn import build_norm_layer
 from torch import nn
 
+from .conv_module import ConvModule
 from .encoding import Encoding
 
 # Shared defaults, never mutated (configs are copied before use).

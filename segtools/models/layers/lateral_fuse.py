@@ -4,10 +4,11 @@ also used by PyTorch-Encoding's ATTEN head."""
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.utils import resize
+
+from .conv_module import ConvModule
 
 # Shared defaults, never mutated (configs are copied before use).
 _RELU = dict(type='ReLU')

@@ -9,10 +9,11 @@ ATTEN).
 from collections.abc import Sequence
 
 import torch
-from mmcv.cnn import ConvModule
 from torch import nn
 
 from segtools.models.utils import AdaptiveAvgPool2d, resize
+
+from .conv_module import ConvModule
 
 # Shared defaults, never mutated (configs are copied before use).
 _RELU = dict(type='ReLU')

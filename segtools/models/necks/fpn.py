@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.registry import MODELS
 
 EXTRA_CONV_SOURCES = ('on_input', 'on_lateral', 'on_output')

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
+from mmcv.cnn import DepthwiseSeparableConvModule
 from mmengine.model import BaseModule
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.registry import MODELS
 
 DEFAULT_NORM = dict(type='BN')

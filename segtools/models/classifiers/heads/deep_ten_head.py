@@ -4,9 +4,9 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from torch import nn
 
+from segtools.models.layers.conv_module import ConvModule
 from segtools.registry import MODELS
 
 from ...layers.encoding import Encoding
