@@ -4,7 +4,7 @@ import torch
 from mmcv.cnn import ConvModule as MMCVConvModule
 from torch import nn
 
-from .sync_bn import SyncBatchNorm
+from .sync_bn import fuses_relu
 
 
 class ConvModule(MMCVConvModule):
@@ -34,9 +34,6 @@ class ConvModule(MMCVConvModule):
     def _fuses_norm_relu(self) -> bool:
         if tuple(self.order) != ('conv', 'norm', 'act') or not (self.with_norm and self.with_activation):
             return False
-        norm = self.norm
-        if not isinstance(norm, SyncBatchNorm) or norm.activation != 'identity' or norm.inplace:
+        if not fuses_relu(self.norm) or type(self.activate) is not nn.ReLU:
             return False
-        if self.efficient_conv_bn_eval_forward is not None and not norm.training:
-            return False
-        return type(self.activate) is nn.ReLU
+        return self.efficient_conv_bn_eval_forward is None or self.norm.training
