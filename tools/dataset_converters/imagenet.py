@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import multiprocessing
 import re
 import shutil
 import tarfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -200,20 +200,25 @@ def _extract_class(task: tuple[str, int, int, str, str]) -> int:
 
 
 def _run(func: Callable, tasks: list, nproc: int) -> list:
-    """``run_tasks``, except that a failing task stops the other workers at once.
+    """``run_tasks``, except that a failing task cancels the tasks not started yet.
 
     The workers write into the temporary split folder; they must be gone before
-    ``atomic_dir`` removes it, or they would recreate parts of it.
+    ``atomic_dir`` removes it, or they would recreate parts of it, so the running tasks
+    are waited for. A worker that dies raises ``BrokenProcessPool`` (``multiprocessing.Pool``
+    waited forever for the result of a task whose worker had died).
     """
     if check_nproc(nproc) == 1 or len(tasks) < 2:
         return run_tasks(func, tasks)
     from mmengine.utils import ProgressBar
 
     bar, results = ProgressBar(len(tasks)), []
-    with multiprocessing.Pool(min(nproc, len(tasks))) as pool:  # __exit__ terminates the workers
-        for result in pool.imap_unordered(func, tasks):
-            results.append(result)
+    pool = ProcessPoolExecutor(min(nproc, len(tasks)))
+    try:
+        for future in as_completed([pool.submit(func, task) for task in tasks]):
+            results.append(future.result())
             bar.update()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
