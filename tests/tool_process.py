@@ -38,10 +38,16 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import mmengine.runner  # noqa: F401  (imported once here so that every child has it)
+import matplotlib.pyplot  # noqa: F401  (the visualizer's; these imports are done once here for every child)
+import mmengine.runner  # noqa: F401
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401  (torch.optim imports it on the first optimizer built: 0.8 s)
 from mmengine.utils import ManagerMixin
+
+from segtools.utils import register_all_modules
+
+register_all_modules(init_default_scope=False)  # every segtools package, as each tool imports them
 
 # sys.path of a new interpreter started from this venv, without its script directory (index 0).
 _BASE_PATH = subprocess.run(

@@ -1,4 +1,4 @@
-"""Registration of every segtools module and the default scope."""
+"""Registration of every segtools module and the default scope (and config formatting done once)."""
 
 import datetime
 import importlib
@@ -7,6 +7,8 @@ import warnings
 from mmengine.registry import DefaultScope
 
 from segtools.registry import SCOPE
+
+from .config_text import memoize_config_formatting
 
 # Packages whose import registers modules; later packages join as they land.
 _PACKAGES = ('segtools.models', 'segtools.datasets', 'segtools.evaluation', 'segtools.engine', 'segtools.visualization')
@@ -20,9 +22,13 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             ``MODELS.build(dict(type=...))`` and mmcv's ``build_*_layer`` look in
             segtools' registries first. When another scope is current, a new
             uniquely named ``'segtools'`` scope instance is created (as mmseg does).
+
+    Also makes ``Config.pretty_text`` format each distinct config text once per process
+    (:mod:`.config_text`), instead of once per log line, dump and saved checkpoint.
     """
     for package in _PACKAGES:
         importlib.import_module(package)
+    memoize_config_formatting()
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()

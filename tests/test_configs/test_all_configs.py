@@ -7,6 +7,8 @@ dataset has. Models are built on the meta device: the point is the registry look
 the argument contracts, not the 100-million-float initialisation of ResNeSt-269.
 """
 
+import copy
+import functools
 from pathlib import Path
 
 import mmengine.runner  # noqa: F401  (registers mmengine's hooks, loops, optimizers)
@@ -22,6 +24,16 @@ ALL_CONFIGS = sorted(CONFIG_ROOT.rglob('*.py'))
 LEAF_CONFIGS = [path for path in ALL_CONFIGS if '_base_' not in path.parts]
 MODEL_CONFIGS = [path for path in ALL_CONFIGS if '_base_' not in path.parts or path.parent.name == 'models']
 RUN_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'optim_wrapper', 'train_cfg')
+
+
+@functools.cache
+def _parsed(path: Path) -> Config:
+    return Config.fromfile(path)
+
+
+def _load(path: Path) -> Config:
+    """``Config.fromfile(path)``, parsed once per path (each config is read by up to three tests)."""
+    return copy.deepcopy(_parsed(path))
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -55,13 +67,13 @@ def test_the_zoo_is_there():
 
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))
 def test_config_loads(path):
-    cfg = Config.fromfile(path)
+    cfg = _load(path)
     assert len(cfg) > 0
 
 
 @pytest.mark.parametrize('path', MODEL_CONFIGS, ids=_ids(MODEL_CONFIGS))
 def test_model_builds(path):
-    cfg = Config.fromfile(path)
+    cfg = _load(path)
     with torch.device('meta'):
         model = registry.MODELS.build(cfg.model)
     count = sum(parameter.numel() for parameter in model.parameters())
@@ -70,7 +82,7 @@ def test_model_builds(path):
 
 @pytest.mark.parametrize('path', LEAF_CONFIGS, ids=_ids(LEAF_CONFIGS))
 def test_leaf_config_is_a_complete_run(path):
-    cfg = Config.fromfile(path)
+    cfg = _load(path)
     missing = [key for key in RUN_KEYS if cfg.get(key, None) is None]
     assert not missing, f'{path} lacks {missing}'
     assert cfg.default_scope == 'segtools'
