@@ -10,12 +10,15 @@ status of ``sys.exit`` (1 and a traceback for an uncaught exception). It returns
 
 The child starts from what a new interpreter would have, not from the test's state: mmengine's global
 instances (loggers, message hubs, the default scope the test fixture sets) are dropped, the random
-generators are reseeded from the OS, warnings print to stderr under Python's default filters, and
-``sys.path`` is the one a new interpreter started here would get (with ``PYTHONPATH`` of ``env``). What
-a fork cannot reproduce is interpreter start-up and shutdown: the child leaves with ``os._exit`` after
-flushing its streams and log handlers, so the few tests about those (``torchrun``'s own processes,
-a process killed mid-write) keep real subprocesses. A process whose torch runs several threads
-cannot fork safely (:func:`fork_is_safe`); there :func:`run_script` starts a new interpreter.
+generators are reseeded from the OS, the parent's child processes and multiprocessing finalizers are
+forgotten, the parent's objects are frozen out of the cyclic collector (``gc.freeze``), warnings
+print to stderr under Python's default filters, and ``sys.path`` is the one a new interpreter
+started here would get (with ``PYTHONPATH`` of ``env``). What a fork cannot reproduce is interpreter
+start-up and shutdown: the child leaves with ``os._exit`` after running multiprocessing's exit
+handler (which terminates the daemonic processes the script started, such as DataLoader workers)
+and flushing its streams and log handlers, so the few tests about those (``torchrun``'s own
+processes, a process killed mid-write) keep real subprocesses. A process whose torch runs several
+threads cannot fork safely (:func:`fork_is_safe`); there :func:`run_script` starts a new interpreter.
 
 The multi-process tests share :func:`start_method` (their ranks are forked by the same rule) and
 :func:`free_port`.
@@ -23,7 +26,10 @@ The multi-process tests share :func:`start_method` (their ranks are forked by th
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing.process
+import multiprocessing.util
 import os
 import random
 import runpy
@@ -111,6 +117,8 @@ def _fresh_state(script: Path, args: Sequence[str], cwd: Path, env: Mapping[str,
     python_path = [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p]
     sys.path[:] = [str(script.parent), *python_path, *_BASE_PATH]
     sys.argv = [str(script), *args]
+    multiprocessing.process._children.clear()  # a new interpreter has started no process yet
+    multiprocessing.util._finalizer_registry.clear()
     for cls in _manager_classes():  # MMLogger, MessageHub, DefaultScope, Visualizer, ...
         cls._instance_dict.clear()
     root = logging.getLogger()
@@ -140,6 +148,10 @@ def _child(script: Path, args: Sequence[str], cwd: Path, env: Mapping[str, str] 
     except BaseException:
         traceback.print_exc()
         status = 1
+    # What the interpreter's atexit does: multiprocessing terminates the daemonic processes the
+    # script started (DataLoader workers, which hold fds 1 and 2: left alive, they would keep the
+    # pipes open until their 5 s watchdog sees this process gone).
+    multiprocessing.util._exit_function()
     for ref in logging._handlerList:  # what logging.shutdown would flush at interpreter exit
         handler = ref()
         if handler is not None:
@@ -200,6 +212,9 @@ def run_script(
             os.dup2(err_write, 2)
             os.close(out_write)
             os.close(err_write)
+            # The test process's objects are not the script's: keep the cyclic collector (which
+            # mmengine runs on every dataset build) off the pytest worker's heap.
+            gc.freeze()
             status = _child(script, args, cwd, env)
         finally:
             os._exit(status)

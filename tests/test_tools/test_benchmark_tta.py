@@ -12,7 +12,8 @@ TOOL = REPO / 'tools' / 'analysis_tools' / 'benchmark_tta.py'
 
 def test_batched_views_equal_the_loop_and_the_table_has_ratios(tmp_path):
     out = tmp_path / 'tta.json'
-    cmd = [sys.executable, str(TOOL), '--crop', '96', '--window-batch', '6', '--repeats', '1', '--json', str(out)]
+    cmd = [sys.executable, str(TOOL), '--crop', '96', '--window-batch', '6', '--repeats', '1', '--warmup', '0']
+    cmd += ['--json', str(out)]
     result = run_command(cmd, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert '1 images x 12 views' in result.stdout and "'mode': 'slide'" in result.stdout
@@ -30,3 +31,8 @@ def test_a_config_without_tta_pipeline_is_refused(tmp_path):
     config.write_text(f"_base_ = '{REPO}/configs/demo/fcn_r18-d8_brain-atlas.py'\ntta_pipeline = None\n")
     result = run_command([sys.executable, str(TOOL), str(config)], cwd=REPO)
     assert result.returncode != 0 and 'no tta_pipeline' in result.stderr
+
+
+def test_negative_warmup_is_refused():
+    result = run_command([sys.executable, str(TOOL), '--warmup', '-1'], cwd=REPO)
+    assert result.returncode == 2 and '--warmup must be 0 or more' in result.stderr

@@ -9,14 +9,14 @@ set; by default the bundled brain-MRI slices) to
 - ``batched wb=N``: ``SegTTAModel.test_step`` hands all views to the segmentor at once, whose
   windows (of every view and flip) go through the network N at a time.
 
-The variants are timed interleaved in one process (median of ``--repeats``), after one untimed
-pass each; the table gives each variant's time, the loop/variant ratio and how far its fused
+The variants are timed interleaved in one process (median of ``--repeats``), after ``--warmup``
+untimed passes each (1; with 0 the first timed pass also gives the predictions compared); the table gives each variant's time, the loop/variant ratio and how far its fused
 predictions are from the loop's (max abs difference of the fused logits, share of equal labels).
 
 Usage::
 
     python tools/analysis_tools/benchmark_tta.py [CONFIG] [--checkpoint CKPT] [--images 1]
-        [--crop 160] [--stride 106] [--window-batch auto 1 8 24] [--repeats 3] [--json OUT]
+        [--crop 160] [--stride 106] [--window-batch auto 1 8 24] [--repeats 3] [--warmup 1] [--json OUT]
 
 Without ``--checkpoint`` the model is randomly initialised (speed does not depend on the
 weights). ``--crop`` switches the config's test mode to slide with that window.
@@ -49,10 +49,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="windows per forward of the batched variants ('auto': the segmentor's default)",
     )
     parser.add_argument('--repeats', type=int, default=3, help='timed passes of each variant')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed passes of each variant before them')
     parser.add_argument('--json', help='also write the results to this file')
     args = parser.parse_args(argv)
     if min(args.images, args.repeats, *(w for w in args.window_batch if w != 'auto')) < 1:
         parser.error('--images, --repeats and --window-batch must be positive')
+    if args.warmup < 0:
+        parser.error('--warmup must be 0 or more')
     return args
 
 
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     windows = []
     model.backbone.register_forward_hook(lambda module, inputs, output: windows.append(inputs[0].shape[0]))
     with torch.no_grad():
-        for repeat in range(args.repeats + 1):  # the first pass is untimed
+        for repeat in range(args.warmup + args.repeats):  # the first args.warmup passes are untimed
             for name, (window_batch, step) in variants.items():
                 model.test_cfg['window_batch'] = window_batch
                 data = copy.deepcopy(batch)
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 elapsed = time.perf_counter() - start
                 if repeat == 0:
                     outputs[name] = (result, len(windows), sum(windows))
-                else:
+                if repeat >= args.warmup:
                     times[name].append(elapsed)
 
     num_views = len(batch['inputs'])
