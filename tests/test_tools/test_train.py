@@ -33,8 +33,8 @@ QUICK = [
     'default_hooks.checkpoint.max_keep_ckpts=5',
     'default_hooks.logger.interval=1',
 ]
-# The test split cut to its first batch (the demo tests 4 slices per batch).
-ONE_TEST_BATCH = ['+test_dataloader.dataset.indices=4']
+# The test split cut to its first slice (one batch).
+ONE_TEST_SLICE = ['+test_dataloader.dataset.indices=1']
 
 
 def _small_config(tmp_path: Path, extra: str = '') -> Path:
@@ -98,9 +98,9 @@ def test_amp_without_a_gpu_trains_in_bfloat16(tmp_path):
     emulated = not cpu_runs_bf16_natively()
     assert ('BF16OptimWrapper: this CPU has no bfloat16 kernels' in log) is emulated
 
-    # One batch of slices: emulated bfloat16 (AVX2-only CPUs) takes seconds per slice.
+    # One slice: emulated bfloat16 (AVX2-only CPUs) takes seconds per slice.
     test_tool = [sys.executable, str(REPO / 'tools' / 'test.py'), str(config), str(work_dir / 'iter_2.pth')]
-    amp = _run([*test_tool, '--amp', '--work-dir', str(tmp_path / 'test_amp'), '--cfg-options', *ONE_TEST_BATCH])
+    amp = _run([*test_tool, '--amp', '--work-dir', str(tmp_path / 'test_amp'), '--cfg-options', *ONE_TEST_SLICE])
     assert re.search(r'Iter\(test\) \[1/1\].*mIoU: [\d.]+', amp)
     assert ('tools/test.py --amp: this CPU has no bfloat16 kernels' in amp) is emulated
 
