@@ -10,8 +10,9 @@ set; by default the bundled brain-MRI slices) to
   windows (of every view and flip) go through the network N at a time.
 
 The variants are timed interleaved in one process (median of ``--repeats``), after ``--warmup``
-untimed passes each (1; with 0 the first timed pass also gives the predictions compared); the table gives each variant's time, the loop/variant ratio and how far its fused
-predictions are from the loop's (max abs difference of the fused logits, share of equal labels).
+untimed passes each (1; with 0 the first timed pass also gives the predictions compared); the
+table gives each variant's time, the loop/variant ratio and how far its fused predictions are
+from the loop's (max abs difference of the fused logits, share of equal labels).
 
 Usage::
 
