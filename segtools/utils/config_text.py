@@ -38,12 +38,11 @@ def memoized_formatter(format_code: Callable[..., tuple[str, bool]]) -> Callable
         equal options return the first call's result. The wrapped formatter stays reachable as
         ``__wrapped__``.
     """
+    options_of: dict[tuple, dict] = {}  # hashable form -> the options as given (one per style in use)
 
     @functools.lru_cache(maxsize=CACHE_SIZE)
     def cached(text: str, frozen_options: tuple) -> tuple[str, bool]:
         return format_code(text, **options_of[frozen_options])
-
-    options_of: dict[tuple, dict] = {}
 
     @functools.wraps(format_code)
     def format_once(text: str, **options) -> tuple[str, bool]:
